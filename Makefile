@@ -1,0 +1,46 @@
+# One entry point per question. Every target builds .venv from pyproject.toml on first use.
+#   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
+#                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
+#   make report STUDY=name
+#   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU wheel by default; a GPU user overrides, e.g. TORCH="torch==2.13.0 --index-url <cuda index>".
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Options passed to the CLI only when set, so the CLI's own defaults stay the single source.
+opt = $(if $($(1)),$(2) $($(1)))
+COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,--seeds) \
+	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
+	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,HP,--hp-file) \
+	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(ARGS)
+
+.PHONY: venv compare report test test-expensive clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+compare: $(STAMP)
+	@test -n "$(ENV)" || { echo "usage: make compare ENV=<gymnasium id>[,<id>...] [ALGOS=...] [SEEDS=N] [BUDGET=smoke|quick|full] ..." >&2; exit 2; }
+	$(BIN)/python -m harness compare $(COMPARE_ARGS)
+
+report: $(STAMP)
+	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<name>" >&2; exit 2; }
+	$(BIN)/python -m harness report --study $(STUDY) $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not expensive" $(ARGS)
+
+test-expensive: $(STAMP)
+	$(BIN)/python -m pytest -m expensive $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

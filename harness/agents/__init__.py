@@ -1,0 +1,49 @@
+"""The registry of arms. Adding an arm is one entry here; the runner has no per-arm branches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+from harness.agents.base import Agent, StepCallback
+from harness.agents import sb3
+from harness.errors import UsageError, suggest
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One algorithm as the harness knows it.
+
+    ``config_cls`` is its typed hyperparameter dataclass; ``zoo_algo`` names the rl-zoo3 file
+    whose tuned values seed its defaults (None: only the library defaults and hyperparams/);
+    ``build(env, config, seed, device)`` returns a ready Agent.
+    """
+
+    name: str
+    description: str
+    config_cls: type
+    zoo_algo: str | None
+    build: Callable[[gym.Env, Any, int, str], Agent]
+
+
+ARMS: dict[str, Arm] = {
+    arm.name: arm
+    for arm in (
+        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3),
+        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg),
+    )
+}
+
+
+def get_arm(name: str) -> Arm:
+    """The registered arm called ``name``; UsageError listing the known arms otherwise."""
+    try:
+        return ARMS[name]
+    except KeyError:
+        raise UsageError(f"unknown algorithm '{name}'.{suggest(name, ARMS)} Known: {', '.join(ARMS)}") from None
+
+
+__all__ = ["ARMS", "Agent", "Arm", "StepCallback", "get_arm"]

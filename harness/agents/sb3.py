@@ -1,0 +1,143 @@
+"""Stable-Baselines3 arms: typed configs with SB3's names and defaults, and a thin adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import DDPG, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from stable_baselines3.common.utils import LinearSchedule
+
+from harness.agents.base import StepCallback
+from harness.config import fields_of, hp
+
+ACTIVATION_CLASSES = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "elu": torch.nn.ELU,
+                      "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU}
+
+
+@dataclass(frozen=True)
+class OffPolicyConfig:
+    """Hyperparameters shared by SB3's off-policy actor-critics; defaults are SB3's own."""
+
+    learning_rate: float = hp(1e-3, "Adam step size for actor and critics (initial value if linear)", low=0, low_open=True)
+    lr_schedule: str = hp("constant", "'linear' decays learning_rate to 0 over the run (rl-zoo3's lin_<x>)",
+                          choices=("constant", "linear"))
+    buffer_size: int = hp(1_000_000, "Replay buffer capacity in transitions", low=1)
+    learning_starts: int = hp(100, "Env steps of uniform random actions before learning starts", low=0)
+    batch_size: int = hp(256, "Minibatch size per gradient step", low=1)
+    tau: float = hp(0.005, "Polyak coefficient for target networks", low=0, high=1, low_open=True)
+    gamma: float = hp(0.99, "Discount factor", low=0, high=1)
+    train_freq: int = hp(1, "Train every train_freq steps (or episodes, see train_freq_unit)", low=1)
+    train_freq_unit: str = hp("step", "Unit of train_freq", choices=("step", "episode"))
+    gradient_steps: int = hp(1, "Gradient steps per training round; -1: as many as env steps collected",
+                             low=1, also=(-1,))
+    n_steps: int = hp(1, "n-step returns for the critic target (1: one-step TD)", low=1)
+    noise_type: str | None = hp(None, "Exploration noise added to the actor's action",
+                                choices=(None, "normal", "ornstein-uhlenbeck"))
+    noise_std: float = hp(0.1, "Std of the exploration noise, in units of the normalized action", low=0)
+    net_arch: tuple[int, ...] = hp((400, 300), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
+    activation_fn: str = hp("relu", "Hidden activation", choices=tuple(ACTIVATION_CLASSES), policy_kwarg=True)
+
+
+@dataclass(frozen=True)
+class TD3Config(OffPolicyConfig):
+    """SB3 TD3: adds the three tricks of Fujimoto et al. (2018)."""
+
+    policy_delay: int = hp(2, "Critic updates per actor and target update", low=1)
+    target_policy_noise: float = hp(0.2, "Std of the smoothing noise on target actions", low=0)
+    target_noise_clip: float = hp(0.5, "Clip of the target smoothing noise", low=0)
+
+
+@dataclass(frozen=True)
+class DDPGConfig(OffPolicyConfig):
+    """SB3 DDPG: TD3 with one critic update per actor update and no target smoothing."""
+
+
+def sb3_kwargs(config: OffPolicyConfig, action_space: gym.spaces.Box) -> dict[str, Any]:
+    """The keyword arguments for the SB3 algorithm's constructor, from a typed config."""
+    values = {}
+    policy_kwargs = {}
+    for name, (f, _) in fields_of(type(config)).items():
+        value = getattr(config, name)
+        if f.metadata["policy_kwarg"]:
+            policy_kwargs[name] = value
+        else:
+            values[name] = value
+    policy_kwargs["net_arch"] = list(policy_kwargs["net_arch"])
+    policy_kwargs["activation_fn"] = ACTIVATION_CLASSES[policy_kwargs["activation_fn"]]
+    if values.pop("lr_schedule") == "linear":
+        values["learning_rate"] = LinearSchedule(values["learning_rate"], 0.0, 1.0)
+    unit = values.pop("train_freq_unit")
+    values["train_freq"] = (values["train_freq"], unit)
+    noise_type, std = values.pop("noise_type"), values.pop("noise_std")
+    n = action_space.shape[0]
+    noise_cls = {None: None, "normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[noise_type]
+    values["action_noise"] = noise_cls(mean=np.zeros(n), sigma=std * np.ones(n)) if noise_cls else None
+    values["policy_kwargs"] = policy_kwargs
+    return values
+
+
+class _Bridge(BaseCallback):
+    """SB3 callback that forwards every env step to the harness's StepCallback."""
+
+    def __init__(self, callback: StepCallback):
+        super().__init__()
+        self._callback = callback
+
+    def _on_step(self) -> bool:
+        return bool(self._callback(self.model.num_timesteps))
+
+
+class SB3Agent:
+    """Adapter from an SB3 off-policy algorithm to the harness's Agent contract."""
+
+    def __init__(self, model: BaseAlgorithm):
+        self.model = model
+
+    @classmethod
+    def build(cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: OffPolicyConfig, seed: int,
+              device: str) -> SB3Agent:
+        model = algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0,
+                         **sb3_kwargs(config, env.action_space))
+        return cls(model)
+
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    @property
+    def num_updates(self) -> int:
+        return int(getattr(self.model, "_n_updates", 0))
+
+    def learn(self, total_steps: int, callback: StepCallback) -> None:
+        remaining = total_steps - self.model.num_timesteps
+        if remaining > 0:
+            self.model.learn(remaining, callback=_Bridge(callback), reset_num_timesteps=False, progress_bar=False)
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        action, _ = self.model.predict(obs, deterministic=deterministic)
+        return action
+
+    def save(self, path: Path) -> Path:
+        path = Path(path).with_suffix(".zip")
+        self.model.save(path)
+        return path
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        """Every network tensor by name (policy and targets), for equality checks."""
+        return {k: v.detach().clone() for k, v in self.model.policy.state_dict().items()}
+
+
+def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> SB3Agent:
+    return SB3Agent.build(TD3, env, config, seed, device)
+
+
+def build_ddpg(env: gym.Env, config: DDPGConfig, seed: int, device: str) -> SB3Agent:
+    return SB3Agent.build(DDPG, env, config, seed, device)

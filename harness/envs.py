@@ -1,0 +1,60 @@
+"""The one environment factory every arm trains and is evaluated on."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import gymnasium as gym
+from stable_baselines3.common.monitor import Monitor
+
+from harness.errors import UsageError, suggest
+
+
+def resolve_env_id(env_id: str) -> str:
+    """Check that ``env_id`` names a registered env with a Box action space; return it unchanged.
+
+    ``module:EnvId`` imports ``module`` first (its import registers the env), as gymnasium does.
+    Raises UsageError for an unknown id (with close matches), an import failure, or a
+    non-Box action space.
+    """
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UsageError(f"env '{env_id}': cannot import module '{module}' ({exc})") from None
+    if name not in gym.registry:
+        raise UsageError(f"unknown env '{name}'.{suggest(name, gym.registry.keys())} "
+                         "Accepted: any registered gymnasium id with a Box action space, or module:EnvId")
+    try:
+        env = gym.make(name)
+    except Exception as exc:  # noqa: BLE001 - a missing optional dependency surfaces here
+        raise UsageError(f"env '{env_id}' cannot be created: {exc}") from None
+    try:
+        if not isinstance(env.action_space, gym.spaces.Box):
+            raise UsageError(
+                f"env '{env_id}' has action space {env.action_space}; the arms here (TD3, DDPG) need a "
+                "continuous gymnasium.spaces.Box action space"
+            )
+    finally:
+        env.close()
+    return env_id
+
+
+def env_name(env_id: str) -> str:
+    """The id without its ``module:`` prefix: what run directories and reports show."""
+    return env_id.rpartition(":")[2]
+
+
+def make_env(env_id: str, monitor_dir: Path | None = None) -> gym.Env:
+    """``gym.make(env_id)`` with its registered time limit, inside SB3's Monitor.
+
+    With ``monitor_dir`` the monitor writes ``<monitor_dir>/0.monitor.csv`` (rl-zoo3's layout).
+    """
+    module, _, name = env_id.rpartition(":")
+    if module:
+        importlib.import_module(module)
+    env = gym.make(name)
+    filename = str(Path(monitor_dir) / "0") if monitor_dir is not None else None
+    return Monitor(env, filename=filename)

@@ -1,0 +1,122 @@
+"""The files of one run directory: rl-zoo3's layout plus evals.csv and meta.json.
+
+``evaluations.npz``  timesteps (n,), results (n, K) episode returns, ep_lengths (n, K)
+``0.monitor.csv``    SB3's Monitor log of the training env (written by the env factory)
+``config.yml``       the hyperparameters used, plain YAML
+``evals.csv``        one row per evaluation: step, updates, wall_s, eval_s, return_mean, return_0..K-1
+``meta.json``        spec, status, versions, commit, host, timings
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import yamlio
+
+STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = "running", "complete", "failed"
+PACKAGES = ("harness", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "rl-zoo3", "numpy", "box2d")
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_meta(run_dir: Path) -> dict[str, Any] | None:
+    """meta.json as a dict; None when missing or unreadable."""
+    try:
+        return json.loads((Path(run_dir) / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_config(run_dir: Path, hyperparameters: dict[str, Any]) -> None:
+    atomic_write(Path(run_dir) / "config.yml", yamlio.dump(hyperparameters))
+
+
+class EvalLog:
+    """Appends evaluations to evals.csv and keeps evaluations.npz in step with it."""
+
+    def __init__(self, run_dir: Path, n_episodes: int):
+        self.run_dir = Path(run_dir)
+        self.n_episodes = n_episodes
+        self.timesteps: list[int] = []
+        self.results: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.header = ["step", "updates", "wall_s", "eval_s", "return_mean"] + [
+            f"return_{i}" for i in range(n_episodes)
+        ]
+        with open(self.run_dir / "evals.csv", "w", newline="") as fh:
+            csv.writer(fh).writerow(self.header)
+
+    def append(self, step: int, updates: int, wall_s: float, eval_s: float,
+               returns: np.ndarray, lengths: np.ndarray) -> None:
+        row = [step, updates, f"{wall_s:.3f}", f"{eval_s:.3f}", f"{float(np.mean(returns)):.6g}"]
+        row += [f"{r:.6g}" for r in returns]
+        with open(self.run_dir / "evals.csv", "a", newline="") as fh:
+            csv.writer(fh).writerow(row)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.timesteps.append(step)
+        self.results.append(np.asarray(returns, dtype=np.float64))
+        self.lengths.append(np.asarray(lengths, dtype=np.int64))
+        tmp = self.run_dir / ".evaluations.tmp.npz"
+        np.savez(tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results),
+                 ep_lengths=np.stack(self.lengths))
+        os.replace(tmp, self.run_dir / "evaluations.npz")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        dist = "td3-harness" if name == "harness" else name
+        try:
+            versions[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_state(cwd: Path | None = None) -> dict[str, Any]:
+    """The commit of the project checkout and whether it had uncommitted changes."""
+    cwd = cwd or Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": dirty if commit else None}
+
+
+def host_info() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
