@@ -1,0 +1,146 @@
+"""Command line: ``python -m harness compare|report|hyperparams``. Usage errors exit with code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+
+RESULTS = Path("results")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from harness.agents import ARMS
+    from harness.spec import PRESETS
+
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser(
+        "compare", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="run a matched-budget study (envs x arms x seeds) and write its report",
+        description="Run every arm on every env with every seed on the same budget, evaluate them with one "
+                    "protocol, and write results/<study>/ with a report.\n\nBudgets:\n" + "\n".join(
+                        f"  {p.name:<6} {p.fraction:>4.0%} of rl-zoo3's n_timesteps (at least 1,000 steps), "
+                        f"{p.evaluations} evaluations x {p.eval_episodes} episodes: {p.purpose}"
+                        for p in PRESETS.values()) + "\n\nArms:\n" + "\n".join(
+                        f"  {a.name:<9} {a.description}" for a in ARMS.values()))
+    c.add_argument("--env", required=True,
+                   help="gymnasium id(s) with a Box action space, comma-separated; 'module:EnvId' imports module first")
+    c.add_argument("--algos", default="sb3-td3,sb3-ddpg", help=f"arms, comma-separated (known: {', '.join(ARMS)})")
+    c.add_argument("--seeds", type=positive_int, default=5, help="number of seeds per arm and env (seeds 0..N-1)")
+    c.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
+    c.add_argument("--budget", choices=list(PRESETS), default="full", help="named budget (default full)")
+    c.add_argument("--steps", type=positive_int, help="env steps per run, overriding the budget's size")
+    c.add_argument("--eval-freq", type=positive_int, help="evaluate every N env steps (default: budget's schedule)")
+    c.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (default: budget's)")
+    c.add_argument("--jobs", type=positive_int, help="runs in parallel (default: the number of cores)")
+    c.add_argument("--study", help="study name (default: <envs>-<budget>); results go to <results>/<study>/")
+    c.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="torch device; auto picks cuda when available")
+    c.add_argument("--hp-file", action="append", type=Path, default=[],
+                   help="YAML of overrides {arm or all: {env id or all: {key: value}}}; repeatable")
+    c.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one hyperparameter for every arm, e.g. --hp net_arch=[64,64]; repeatable")
+    c.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
+    c.add_argument("--progress", choices=["auto", "live", "log", "quiet"], default="auto",
+                   help="live bars on a terminal, periodic log lines elsewhere (auto), or quiet")
+    c.add_argument("--quiet", action="store_true", help="same as --progress quiet: only start/end lines")
+    c.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
+    c.add_argument("--yes", action="store_true", help="start even if the estimate exceeds two hours")
+    c.add_argument("--no-estimate", action="store_true", help="skip the calibration that estimates wall-clock")
+    c.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+
+    r = sub.add_parser("report", help="write results/<study>/report.md and its figures")
+    r.add_argument("--study", required=True, help="study name under the results root")
+    r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
+    r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
+
+    h = sub.add_parser("hyperparams", help="list an arm's hyperparameters, accepted values and resolved values")
+    h.add_argument("arm", help=f"one of {', '.join(ARMS)}")
+    h.add_argument("--env", help="also show the values resolved for this env, with their sources")
+    return parser
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import torch
+
+    from harness import compare, hparams
+    from harness.agents import get_arm
+    from harness.envs import resolve_env_id
+    from harness.executors import available_cores, threads_per_run
+    from harness.progress import make_display
+    from harness.spec import StudySpec, default_study_name
+
+    envs = compare.unique([resolve_env_id(e) for e in compare.parse_list(args.env, "--env")], "--env")
+    arms = compare.unique([get_arm(a).name for a in compare.parse_list(args.algos, "--algos")], "--algos")
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA device (torch %s); use auto or cpu" % torch.__version__)
+    jobs = args.jobs or available_cores()
+    threads = threads_per_run(jobs)
+    overrides = dict(hparams.parse_override(o) for o in args.hp)
+    study = StudySpec(
+        name=args.study or default_study_name(envs, args.budget, args.steps), envs=envs, arms=arms,
+        seeds=compare.seeds_from(args.seeds, args.seed_offset), budget=args.budget, steps=args.steps,
+        eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
+        hp_files=tuple(args.hp_file), hp_overrides=overrides)
+    display = make_display("quiet" if args.quiet else args.progress)
+    return compare.run_compare(study, args.results, jobs, threads, display, dry_run=args.dry_run,
+                               assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    path = write_report(args.results / args.study, reps=args.bootstrap_reps)
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_hyperparams(args: argparse.Namespace) -> int:
+    from harness import hparams
+    from harness.agents import get_arm
+    from harness.config import describe
+
+    arm = get_arm(args.arm)
+    print(f"{arm.name}: {arm.description} ({arm.config_cls.__name__})")
+    for name, accepted, default, text in describe(arm.config_cls):
+        print(f"  {name:<20} {text}. Accepts {accepted}; library default {default!r}")
+    if args.env:
+        resolved = hparams.resolve(arm, args.env)
+        print(f"\nOn {args.env} (n_timesteps {resolved.n_timesteps:,}), from {' + '.join(resolved.sources)}:")
+        for key, value in vars(resolved.config).items():
+            print(f"  {key:<20} {value!r}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"compare": cmd_compare, "report": cmd_report, "hyperparams": cmd_hyperparams}[args.command]
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""``compare``: plan a matched-budget study, show it with a cost estimate, run it, report it."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import calibrate, runner
+from harness.errors import UsageError
+from harness.executors import LocalExecutor
+from harness.progress import Display, fmt_duration
+from harness.report import write_report
+from harness.spec import PRESETS, RunSpec, StudySpec
+
+#: Above this estimated wall-clock, a study asks for confirmation (or --yes) before starting.
+CONFIRM_ABOVE_S = 2 * 3600
+
+
+@dataclass
+class Plan:
+    study: StudySpec
+    runs: list[RunSpec]
+    actions: dict[str, str] = field(default_factory=dict)  # run key -> run | skip | supersede
+    estimate_s: dict[str, float] = field(default_factory=dict)  # run key -> seconds
+    rates: dict[tuple[str, str], calibrate.Rates] = field(default_factory=dict)
+
+    @property
+    def to_run(self) -> list[RunSpec]:
+        return [r for r in self.runs if self.actions[r.key] != "skip"]
+
+
+def make_plan(study: StudySpec, results_root: Path, jobs: int, threads: int, estimate: bool = True) -> Plan:
+    runs = study.expand()
+    plan = Plan(study, runs, {r.key: runner.decide(r, results_root) for r in runs})
+    if estimate and plan.to_run:
+        plan.rates = calibrate.calibrate(plan.to_run, threads)
+        plan.estimate_s = {r.key: calibrate.run_seconds(r, plan.rates[r.env_id, r.arm]) for r in plan.to_run}
+    return plan
+
+
+def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> list[str]:
+    """The plan as text lines: runs, budgets, hyperparameter sources, estimate."""
+    s = plan.study
+    counts = Counter(plan.actions.values())
+    lines = [f"Study '{s.name}' -> {Path(results_root) / s.name}",
+             f"  runs: {len(plan.runs)} = {len(s.envs)} env(s) x {len(s.arms)} arm(s) x {len(s.seeds)} seed(s); "
+             f"{counts['run'] + counts['supersede']} to run, {counts['skip']} already complete (skipped)"
+             + (f", {counts['supersede']} with a changed spec (old run moved to superseded/)" if counts["supersede"] else "")]
+    seen_env = set()
+    for r in plan.runs:
+        if r.env_id in seen_env:
+            continue
+        seen_env.add(r.env_id)
+        b = r.budget
+        preset = PRESETS[b.preset]
+        size = f"{b.total_steps:,} env steps per run" + (
+            " (STEPS)" if s.steps else f" = {preset.fraction:.0%} of the full {b.full_steps:,}")
+        lines.append(f"  {r.env_id}: budget '{b.preset}', {size}; evaluation every {b.eval_freq:,} steps, "
+                     f"{b.eval_episodes} episodes; learning_starts x{b.learning_starts_scale:.3g}")
+        for arm in s.arms:
+            spec = next(x for x in plan.runs if x.env_id == r.env_id and x.arm == arm)
+            lines.append(f"    {arm}: learning_starts {spec.learning_starts_configured:,} -> "
+                         f"{spec.config.learning_starts:,}; hyperparameters from {' + '.join(spec.hp_sources[1:])}")
+    lines.append(f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)")
+    if plan.estimate_s:
+        total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+        cpu = sum(plan.estimate_s.values())
+        rate_text = "; ".join(f"{arm} on {env.rpartition(':')[2]}: {r.train:.0f} steps/s training"
+                              for (env, arm), r in plan.rates.items())
+        lines.append(f"  estimate: about {fmt_duration(total)} wall-clock ({fmt_duration(cpu)} of run time; "
+                     f"calibrated: {rate_text}; evaluation counted at full episode length)")
+    return lines
+
+
+def confirm(plan: Plan, jobs: int, assume_yes: bool) -> None:
+    """Refuse to start a study estimated above CONFIRM_ABOVE_S without --yes or a typed 'y'."""
+    if not plan.estimate_s or assume_yes:
+        return
+    total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+    if total <= CONFIRM_ABOVE_S:
+        return
+    if sys.stdin.isatty():
+        answer = input(f"This study is estimated at {fmt_duration(total)}. Start it? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        raise UsageError("not started")
+    raise UsageError(f"the study is estimated at {fmt_duration(total)} (over {fmt_duration(CONFIRM_ABOVE_S)}); "
+                     "re-run with --yes (make ... YES=1) to start it, or choose a smaller BUDGET/STEPS")
+
+
+def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Display) -> list[dict]:
+    for r in plan.to_run:
+        if plan.actions[r.key] == "supersede":
+            moved = runner.supersede(r, results_root)
+            display.line(f"moved {r.key} (different spec) to {moved}")
+    with display:
+        return LocalExecutor(jobs, threads).run(plan.to_run, results_root, display)
+
+
+def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, display: Display, *,
+                dry_run: bool = False, assume_yes: bool = False, estimate: bool = True,
+                report: bool = True) -> int:
+    """The whole compare command; returns the exit code (0, or 1 if any run failed)."""
+    plan = make_plan(study, results_root, jobs, threads, estimate=estimate)
+    for line in describe_plan(plan, results_root, jobs, threads):
+        display.line(line)
+    if dry_run:
+        return 0
+    confirm(plan, jobs, assume_yes)
+    summaries = execute(plan, results_root, jobs, threads, display) if plan.to_run else []
+    failed = [s for s in summaries if s["status"] != "complete"]
+    if report:
+        path = write_report(Path(results_root) / study.name)
+        display.line(f"report: {path}")
+    if failed:
+        display.line(f"{len(failed)} run(s) failed: {', '.join(s['key'] for s in failed)} (see their meta.json)")
+    return 1 if failed else 0
+
+
+def parse_list(text: str, what: str) -> tuple[str, ...]:
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not items:
+        raise UsageError(f"{what}: expected a comma-separated list, got {text!r}")
+    return items
+
+
+def seeds_from(n: int, offset: int = 0) -> tuple[int, ...]:
+    return tuple(range(offset, offset + n))
+
+
+def unique(items: Sequence[str], what: str) -> tuple[str, ...]:
+    dup = [x for x, c in Counter(items).items() if c > 1]
+    if dup:
+        raise UsageError(f"{what}: {', '.join(dup)} given more than once")
+    return tuple(items)
