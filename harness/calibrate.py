@@ -73,7 +73,7 @@ def run_seconds(spec: RunSpec, rates: Rates) -> float:
 
 
 def makespan(durations: Sequence[float], jobs: int) -> float:
-    """Wall-clock of running ``durations`` on ``jobs`` workers, longest first (as a pool does)."""
+    """Wall-clock of running ``durations`` on ``jobs`` workers, longest first, each to the first free worker."""
     slots = [0.0] * jobs
     for d in sorted(durations, reverse=True):
         heapq.heapreplace(slots, slots[0] + d)

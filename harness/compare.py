@@ -96,8 +96,10 @@ def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Di
         if plan.actions[r.key] == "supersede":
             moved = runner.supersede(r, results_root)
             display.line(f"moved {r.key} (different spec) to {moved}")
+    # Longest first, as the estimate assumes: the last runs to finish are then the short ones.
+    order = sorted(plan.to_run, key=lambda r: -plan.estimate_s.get(r.key, 0.0))
     with display:
-        return LocalExecutor(jobs, threads).run(plan.to_run, results_root, display)
+        return LocalExecutor(jobs, threads).run(order, results_root, display)
 
 
 def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, display: Display, *,

@@ -66,7 +66,7 @@ def _type_name(tp: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+        return "a list of " + {int: "integers", float: "floats", str: "strings"}[typing.get_args(tp)[0]]
     return {int: "an integer", float: "a float", str: "a string", bool: "true/false",
             type(None): "null"}.get(tp, str(tp))
 

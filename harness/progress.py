@@ -89,7 +89,8 @@ class LogDisplay(Display):
         self.last[key] = now
         rate = state.get("steps_per_s")
         self.line(f"       {key}  {state.get('steps', 0):,}/{state['total']:,} steps  "
-                  f"{rate or 0:.0f} steps/s  eval {_ret(state.get('last_return'))}  ETA {fmt_duration(_eta(state))}")
+                  f"{f'{rate:.0f}' if rate else '-'} steps/s  eval {_ret(state.get('last_return'))}  "
+                  f"ETA {fmt_duration(_eta(state))}")
 
 
 class LiveDisplay(Display):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from harness.spec import RunSpec
 Reporter = Callable[[dict[str, Any]], None]
 
 PROGRESS_EVERY_S = 1.0
+RATE_WINDOW = 30
 
 
 def decide(spec: RunSpec, results_root: Path) -> str:
@@ -108,6 +110,9 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter) -> dict[str, Any]:
     budget = spec.budget
     start = time.perf_counter()
     clock = {"eval_s": 0.0, "last_report": start, "last_return": None}
+    # (training seconds, step) samples: steps/s over the last RATE_WINDOW reports, so the rate and
+    # ETA follow the current phase (random warm-up is far faster than training).
+    samples: deque[tuple[float, int]] = deque([(0.0, 0)], maxlen=RATE_WINDOW)
 
     def evaluate(step: int) -> None:
         t0 = time.perf_counter()
@@ -125,9 +130,11 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter) -> dict[str, Any]:
         now = time.perf_counter()
         if now - clock["last_report"] >= PROGRESS_EVERY_S:
             clock["last_report"] = now
-            train_s = now - start - clock["eval_s"]
+            samples.append((now - start - clock["eval_s"], step))
+            (t0, s0), (t1, s1) = samples[0], samples[-1]
             report({"key": spec.key, "event": "progress", "steps": step, "total": budget.total_steps,
-                    "steps_per_s": step / train_s if train_s > 0 else None, "last_return": clock["last_return"]})
+                    "steps_per_s": (s1 - s0) / (t1 - t0) if t1 > t0 else None,
+                    "last_return": clock["last_return"]})
         return True
 
     try:

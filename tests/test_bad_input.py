@@ -1,0 +1,73 @@
+"""Every bad input: a clear message naming what was wrong and what is accepted, nothing run, exit code 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+BASE = ["compare", "--dry-run", "--no-estimate", "--no-report"]
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--env", "Pendulum-v2"], ["unknown env 'Pendulum-v2'", "Did you mean: Pendulum-v1"]),
+        (["--env", "CartPole-v1"], ["env 'CartPole-v1' has action space Discrete(2)", "Box action space"]),
+        (["--env", "no_such_module_xyz:Foo-v0"], ["cannot import module 'no_such_module_xyz'"]),
+        (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-tdd3"], ["unknown algorithm 'sb3-tdd3'", "Known: sb3-td3, sb3-ddpg"]),
+        (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-td3"], ["--algos: sb3-td3 given more than once"]),
+        (["--env", "Pendulum-v1", "--seeds", "0"], ["--seeds", "expected a positive integer, got 0"]),
+        (["--env", "Pendulum-v1", "--steps", "-100"], ["--steps", "expected a positive integer, got -100"]),
+        (["--env", "Pendulum-v1", "--jobs", "0"], ["--jobs", "expected a positive integer, got 0"]),
+        (["--env", "Pendulum-v1", "--seeds", "three"], ["--seeds", "expected a positive integer, got 'three'"]),
+        (["--env", "Pendulum-v1", "--budget", "huge"], ["--budget", "invalid choice: 'huge'"]),
+        (["--env", "Pendulum-v1", "--hp", "gamma=1.5"], ["--hp: hyperparameter 'gamma' = 1.5 is out of range", "[0, 1]"]),
+        (["--env", "Pendulum-v1", "--hp", "gamma"], ["expected KEY=VALUE"]),
+    ],
+)
+def test_bad_command_line(run_cli, args, fragments):
+    code, out, err = run_cli(*BASE, *args)
+    assert code == 2
+    for fragment in fragments:
+        assert fragment in err
+    assert "Study" not in out  # nothing planned, nothing run
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("sb3-td3:\n  Pendulum-v1:\n    gamma: [0.9\n", ["not valid YAML"]),
+        ("sb3-td3:\n  Pendulum-v1:\n    learning_rat: 0.001\n",
+         ["[sb3-td3][Pendulum-v1]", "unknown hyperparameter 'learning_rat'", "Did you mean: learning_rate"]),
+        ("sb3-td3:\n  Pendulum-v1:\n    batch_size: 0\n", ["[sb3-td3][Pendulum-v1]", "'batch_size' = 0", "[1, inf)"]),
+        ("sb3-td3:\n  all:\n    net_arch: big\n", ["[sb3-td3][all]", "'net_arch' is 'big' (str)", "a list of integers"]),
+        ("sb3-ddpg:\n  all:\n    policy_delay: 2\n", ["unknown hyperparameter 'policy_delay' for DDPGConfig"]),
+        ("sb3-td3:\n  Pendulum-v1: 5\n", ["expected a mapping of hyperparameters"]),
+    ],
+)
+def test_bad_hyperparameter_file(run_cli, tmp_path, text, fragments):
+    path = tmp_path / "hp.yml"
+    path.write_text(text)
+    code, out, err = run_cli(*BASE, "--env", "Pendulum-v1", "--hp-file", path)
+    assert code == 2
+    assert str(path) in err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_missing_hyperparameter_file(run_cli, tmp_path):
+    code, _, err = run_cli(*BASE, "--env", "Pendulum-v1", "--hp-file", tmp_path / "nope.yml")
+    assert code == 2 and "nope.yml: cannot read" in err
+
+
+def test_exit_code_from_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "harness", "compare", "--env", "Pendulm-v1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown env 'Pendulm-v1'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_module_env_id_imports_the_module(run_cli):
+    code, out, err = run_cli(*BASE, "--env", "tiny_envs:TinyPoint-v0", "--algos", "sb3-td3", "--seeds", "1")
+    assert code == 0, err
+    assert "tiny_envs:TinyPoint-v0" in out and "1,000,000" in out  # not in the zoo: documented defaults

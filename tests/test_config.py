@@ -1,0 +1,73 @@
+import inspect
+
+import pytest
+from stable_baselines3 import DDPG, TD3
+
+from harness.agents.sb3 import DDPGConfig, TD3Config, sb3_kwargs
+from harness.config import as_plain, build_config
+from harness.errors import ConfigError
+
+
+def test_defaults_are_sb3_library_defaults():
+    for config_cls, algo in ((TD3Config, TD3), (DDPGConfig, DDPG)):
+        signature = inspect.signature(algo.__init__).parameters
+        for name, value in as_plain(config_cls()).items():
+            if name in signature:
+                assert signature[name].default == value, (config_cls.__name__, name)
+
+
+def test_valid_values_are_coerced():
+    config = build_config(TD3Config, {"buffer_size": 1e6, "gamma": 1, "net_arch": [64, 64]}, "test")
+    assert config.buffer_size == 1_000_000 and isinstance(config.buffer_size, int)
+    assert config.gamma == 1.0 and isinstance(config.gamma, float)
+    assert config.net_arch == (64, 64)
+
+
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"gamma": 1.5}, "'gamma' = 1.5 is out of range; accepted: a float in [0, 1]"),
+        ({"batch_size": 0}, "'batch_size' = 0 is out of range; accepted: an integer in [1, inf)"),
+        ({"buffer_size": -5}, "'buffer_size' = -5 is out of range"),
+        ({"tau": 0}, "accepted: a float in (0, 1]"),
+        ({"batch_size": 2.5}, "'batch_size' is 2.5 (float); accepted: an integer"),
+        ({"learning_rate": "fast"}, "'learning_rate' is 'fast' (str); accepted: a float"),
+        ({"noise_type": "gaussian"}, "accepted: one of null, 'normal', 'ornstein-uhlenbeck'"),
+        ({"net_arch": [64, 0]}, "'net_arch' = [64, 0] is out of range"),
+        ({"gradient_steps": 0}, "accepted: an integer in [1, inf) or -1"),
+        ({"use_sde": True}, "unknown hyperparameter 'use_sde'"),
+        ({"learning_rat": 1e-3}, "Did you mean: learning_rate"),
+    ],
+)
+def test_bad_values_name_key_and_accepted(values, fragment):
+    with pytest.raises(ConfigError) as err:
+        build_config(TD3Config, values, "file.yml, env Pendulum-v1")
+    assert str(err.value).startswith("file.yml, env Pendulum-v1: ")
+    assert fragment in str(err.value)
+
+
+def test_ddpg_refuses_td3_only_keys():
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'policy_delay' for DDPGConfig"):
+        build_config(DDPGConfig, {"policy_delay": 2}, "x")
+
+
+def test_gradient_steps_minus_one_is_accepted():
+    assert build_config(TD3Config, {"gradient_steps": -1}, "x").gradient_steps == -1
+
+
+def test_sb3_kwargs_translate_typed_config():
+    import gymnasium as gym
+    import torch
+    from stable_baselines3.common.noise import OrnsteinUhlenbeckActionNoise
+    from stable_baselines3.common.utils import LinearSchedule
+
+    config = build_config(TD3Config, {"lr_schedule": "linear", "learning_rate": 7e-4, "train_freq": 2,
+                                      "train_freq_unit": "episode", "noise_type": "ornstein-uhlenbeck",
+                                      "activation_fn": "tanh", "net_arch": [8]}, "x")
+    kwargs = sb3_kwargs(config, gym.spaces.Box(-1, 1, shape=(3,)))
+    assert isinstance(kwargs["learning_rate"], LinearSchedule)
+    assert kwargs["learning_rate"](1.0) == pytest.approx(7e-4) and kwargs["learning_rate"](0.5) == pytest.approx(3.5e-4)
+    assert kwargs["train_freq"] == (2, "episode")
+    assert isinstance(kwargs["action_noise"], OrnsteinUhlenbeckActionNoise)
+    assert kwargs["policy_kwargs"] == {"net_arch": [8], "activation_fn": torch.nn.Tanh}
+    assert "noise_type" not in kwargs and "lr_schedule" not in kwargs

@@ -1,0 +1,23 @@
+"""A user module that registers an env on import: exercises ``module:EnvId``."""
+
+import gymnasium as gym
+import numpy as np
+
+
+class PointEnv(gym.Env):
+    """Move a point on a line towards 0; reward is minus the distance. Box action in [-1, 1]."""
+
+    observation_space = gym.spaces.Box(-10.0, 10.0, shape=(1,), dtype=np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-5, 5)
+        return np.array([self.x], dtype=np.float32), {}
+
+    def step(self, action):
+        self.x = float(np.clip(self.x + float(action[0]), -10, 10))
+        return np.array([self.x], dtype=np.float32), -abs(self.x), False, False, {}
+
+
+gym.register("TinyPoint-v0", entry_point=PointEnv, max_episode_steps=50)
