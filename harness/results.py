@@ -26,6 +26,7 @@ import numpy as np
 from harness import yamlio
 
 STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = "running", "complete", "failed"
+STATUS_INTERRUPTED = "interrupted"
 PACKAGES = ("harness", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "rl-zoo3", "numpy", "box2d")
 
 

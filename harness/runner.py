@@ -83,6 +83,12 @@ def execute(spec: RunSpec, results_root: Path, threads: int = 1, report: Reporte
     report({"key": spec.key, "event": "start", "steps": 0, "total": spec.budget.total_steps})
     try:
         summary = _train(spec, run_dir, report)
+    except KeyboardInterrupt:
+        meta.update(status=results.STATUS_INTERRUPTED)
+        meta["timings"]["finished"] = _now()
+        results.write_json(run_dir / "meta.json", meta)
+        report({"key": spec.key, "event": "failed", "error": "interrupted"})
+        raise
     except Exception as exc:  # noqa: BLE001 - recorded and reported; the study goes on
         meta.update(status=results.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}",
                     traceback=traceback.format_exc())
