@@ -14,7 +14,6 @@ field of the arm's config.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -129,18 +128,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), yamlio.loads(raw, f"--hp {key}")
 
 
-def with_values(config: Any, **values: Any) -> Any:
-    """A copy of a frozen config with some fields replaced."""
-    return dataclasses.replace(config, **values)
-
-
 def _library_version(arm: Arm) -> str:
-    module = arm.config_cls.__module__
-    dist = "stable-baselines3" if module.endswith(".sb3") else "td3-harness"
     try:
-        return f"{dist} {metadata.version(dist)}"
+        return f"{arm.library} {metadata.version(arm.library)}"
     except metadata.PackageNotFoundError:
-        return dist
+        return arm.library
 
 
 def _rel(path: Path) -> str:

@@ -19,7 +19,8 @@ class Arm:
 
     ``config_cls`` is its typed hyperparameter dataclass; ``zoo_algo`` names the rl-zoo3 file
     whose tuned values seed its defaults (None: only the library defaults and hyperparams/);
-    ``build(env, config, seed, device)`` returns a ready Agent.
+    ``build(env, config, seed, device)`` returns a ready Agent; ``library`` is the distribution
+    whose defaults the config mirrors (its version is recorded as a hyperparameter source).
     """
 
     name: str
@@ -27,13 +28,14 @@ class Arm:
     config_cls: type
     zoo_algo: str | None
     build: Callable[[gym.Env, Any, int, str], Agent]
+    library: str
 
 
 ARMS: dict[str, Arm] = {
     arm.name: arm
     for arm in (
-        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3),
-        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg),
+        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3, "stable-baselines3"),
+        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3"),
     )
 }
 
