@@ -11,6 +11,13 @@ import numpy as np
 
 
 class SumTree:
+    """``capacity`` non-negative priorities (all 0 at first) with their running sum.
+
+    ``update`` and ``find`` take batches of shape (B,) and cost O(B log capacity) in numpy.
+    Every internal node is always exactly ``left + right`` of its current children, so the
+    tree is a function of its leaves alone (two trees with equal leaves are bit-identical).
+    """
+
     def __init__(self, capacity: int):
         if capacity < 1:
             raise ValueError(f"capacity = {capacity}; accepted: a positive integer")
@@ -21,39 +28,69 @@ class SumTree:
 
     @property
     def total(self) -> float:
+        """Sum of all priorities."""
         return float(self.nodes[0])
 
+    def _check_indices(self, indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices)
+        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(f"leaf indices must be integers, got dtype {indices.dtype}")
+        indices = indices.astype(np.int64, copy=False).reshape(-1)
+        if indices.size and (indices.min() < 0 or indices.max() >= self.capacity):
+            raise IndexError(
+                f"leaf index out of range [0, {self.capacity}): min {indices.min()}, max {indices.max()}"
+            )
+        return indices
+
     def get(self, indices: np.ndarray) -> np.ndarray:
-        """Priorities of leaves ``indices`` (shape (B,))."""
-        return self.nodes[np.asarray(indices) + self.n_leaves - 1]
+        """Priorities (float64, shape (B,)) of leaves ``indices`` (integers, shape (B,))."""
+        return self.nodes[self._check_indices(indices) + self.n_leaves - 1]
 
-    def update(self, indices: np.ndarray, priorities: np.ndarray) -> None:
-        """Set leaves ``indices`` to ``priorities`` and recompute their ancestors.
+    def update(self, indices: np.ndarray, priorities: np.ndarray | float) -> None:
+        """Set leaves ``indices`` (shape (B,)) to ``priorities`` (shape (B,) or a scalar).
 
-        Repeated indices are allowed (the last value wins). Parents are recomputed from their
+        Repeated indices are allowed: the last value wins. Parents are recomputed from their
         children level by level, so the sums stay exact sums of the leaves.
         """
-        indices = np.asarray(indices, dtype=np.int64)
+        indices = self._check_indices(indices)
         priorities = np.asarray(priorities, dtype=np.float64)
+        if priorities.ndim == 0:
+            priorities = np.full(indices.shape, float(priorities))
+        priorities = priorities.reshape(-1)
+        if priorities.shape != indices.shape:
+            raise ValueError(f"{indices.size} indices but {priorities.size} priorities")
         if indices.size == 0:
             return
-        if np.any(priorities < 0) or not np.all(np.isfinite(priorities)):
+        if not np.all(np.isfinite(priorities)) or np.any(priorities < 0):
             raise ValueError("priorities must be finite and non-negative")
-        if indices.min() < 0 or indices.max() >= self.capacity:
-            raise IndexError(f"leaf index out of range [0, {self.capacity})")
+        if indices.size > 1:
+            # numpy does not promise which value a repeated index receives in a fancy assignment,
+            # so keep the last occurrence explicitly; the stable sort keeps input order among equals.
+            order = np.argsort(indices, kind="stable")
+            indices, priorities = indices[order], priorities[order]
+            last = np.append(indices[1:] != indices[:-1], True)
+            indices, priorities = indices[last], priorities[last]
         nodes = indices + self.n_leaves - 1
         self.nodes[nodes] = priorities
         for _ in range(self.depth):
-            nodes = np.unique((nodes - 1) // 2)
-            self.nodes[nodes] = self.nodes[2 * nodes + 1] + self.nodes[2 * nodes + 2]
+            # Shared parents need no dedupe: every copy of a parent is written the same sum.
+            nodes = (nodes - 1) // 2
+            left = 2 * nodes + 1
+            self.nodes[nodes] = self.nodes[left] + self.nodes[left + 1]
 
     def find(self, values: np.ndarray) -> np.ndarray:
-        """Leaf index for each prefix sum in ``values`` (shape (B,)), each in [0, total).
+        """Leaf index (int64, shape (B,)) for each prefix sum in ``values`` (shape (B,)), each in [0, total].
 
         Leaf i is returned for values in [sum of leaves < i, sum of leaves <= i): sampling
-        ``values`` uniformly in [0, total) draws leaf i with probability p_i / total.
+        ``values`` uniformly in [0, total) draws leaf i with probability p_i / total. The result
+        is never a zero-priority leaf, even for a value of exactly ``total``.
         """
-        values = np.array(values, dtype=np.float64)
+        values = np.array(values, dtype=np.float64).reshape(-1)
+        total = self.total
+        if total <= 0:
+            raise ValueError("find on a sum tree whose priorities are all 0")
+        if values.size and (not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > total):
+            raise ValueError(f"prefix sums must lie in [0, total = {total}]")
         nodes = np.zeros(values.shape, dtype=np.int64)
         for _ in range(self.depth):
             left = 2 * nodes + 1

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"  {a.name:<9} {a.description}" for a in ARMS.values()))
     c.add_argument("--env", required=True,
                    help="gymnasium id(s) with a Box action space, comma-separated; 'module:EnvId' imports module first")
-    c.add_argument("--algos", default="sb3-td3,sb3-ddpg", help=f"arms, comma-separated (known: {', '.join(ARMS)})")
+    c.add_argument("--algos", default="td3,sb3-td3,sb3-ddpg", help=f"arms, comma-separated (known: {', '.join(ARMS)})")
     c.add_argument("--seeds", type=positive_int, default=5, help="number of seeds per arm and env (seeds 0..N-1)")
     c.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
     c.add_argument("--budget", choices=list(PRESETS), default="full", help="named budget (default full)")

@@ -36,29 +36,42 @@ def hp(
     ``low``/``high`` bound numbers (exclusive when ``low_open``/``high_open``); ``also``
     lists extra accepted values outside the range (SB3's ``gradient_steps=-1``);
     ``policy_kwarg`` marks fields that SB3 takes through ``policy_kwargs``.
+
+    The field's metadata holds ``help``, ``accepted`` (text) and ``check`` (a predicate on
+    one value): the schema ``build_config`` reads, which other packages' dataclasses can
+    also provide without importing this module.
     """
-    meta = dict(help=help, low=low, high=high, low_open=low_open, high_open=high_open,
-                choices=tuple(choices) if choices is not None else None, also=tuple(also),
-                policy_kwarg=policy_kwarg)
+    if choices is not None:
+        choices = tuple(choices)
+        text = "one of " + ", ".join("null" if c is None else repr(c) for c in choices)
+
+        def check(v: Any) -> bool:
+            return v in choices
+    else:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        text = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        text += "".join(f" or {a!r}" for a in also)
+
+        def ok(x: float) -> bool:
+            return not (isinstance(x, float) and math.isnan(x)) and not (
+                low is not None and (x < low or (low_open and x == low))) and not (
+                high is not None and (x > high or (high_open and x == high)))
+
+        def check(v: Any) -> bool:
+            return v in also or all(ok(x) for x in (v if isinstance(v, tuple) else (v,)))
     if isinstance(default, list):
         default = tuple(default)
+    meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg)
     return dataclasses.field(default=default, metadata=meta)
 
 
 def accepted(f: dataclasses.Field, tp: Any) -> str:
-    """Human description of what a field of type ``tp`` accepts, e.g. 'a float in (0, 1]'."""
-    m = f.metadata
-    if m.get("choices") is not None:
-        return "one of " + ", ".join("null" if c is None else repr(c) for c in m["choices"])
-    kind = _type_name(tp)
-    if m.get("low") is None and m.get("high") is None:
-        return kind
-    lo = "-inf" if m["low"] is None else f"{m['low']:g}"
-    hi = "inf" if m["high"] is None else f"{m['high']:g}"
-    text = f"{kind} in {'(' if m['low_open'] or m['low'] is None else '['}{lo}, {hi}{')' if m['high_open'] or m['high'] is None else ']'}"
-    if m.get("also"):
-        text += " or " + ", ".join(repr(a) for a in m["also"])
-    return text
+    """What a field of type ``tp`` accepts, e.g. 'a float in (0, 1]' or "one of 'a', 'b'"."""
+    text = f.metadata.get("accepted")
+    if text is None:
+        return _type_name(tp)
+    return text if text.startswith("one of") else f"{_type_name(tp)} in {text}"
 
 
 def _type_name(tp: Any) -> str:
@@ -118,25 +131,6 @@ def _coerce(value: Any, tp: Any) -> Any:
     raise TypeError
 
 
-def _in_range(value: Any, m: Mapping[str, Any]) -> bool:
-    if m.get("choices") is not None:
-        return value in m["choices"]
-    if value in m.get("also", ()):
-        return True
-    items = value if isinstance(value, tuple) else (value,)
-    for v in items:
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            continue
-        if isinstance(v, float) and math.isnan(v):
-            return False
-        lo, hi = m.get("low"), m.get("high")
-        if lo is not None and (v < lo or (m["low_open"] and v == lo)):
-            return False
-        if hi is not None and (v > hi or (m["high_open"] and v == hi)):
-            return False
-    return True
-
-
 def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | None = None) -> C:
     """Validate ``values`` against dataclass ``cls`` and return an instance.
 
@@ -159,12 +153,15 @@ def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | 
                 f"{where}: hyperparameter '{key}' is {raw!r} ({type(raw).__name__}); "
                 f"accepted: {accepted(f, tp)}"
             ) from None
-        if not _in_range(value, f.metadata):
+        if not f.metadata.get("check", lambda v: True)(value):
             raise ConfigError(
                 f"{where}: hyperparameter '{key}' = {raw!r} is out of range; accepted: {accepted(f, tp)}"
             )
         data[key] = value
-    return cls(**data)
+    try:
+        return cls(**data)
+    except ValueError as exc:  # a dataclass that validates itself in __post_init__
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def as_plain(config: Any) -> dict[str, Any]:

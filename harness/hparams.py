@@ -4,7 +4,8 @@ Layers, later ones winning:
 1. the arm's library defaults (its config dataclass),
 2. rl-zoo3's tuned entry for the env, read from the installed package; for envs the zoo does
    not list, the ``defaults`` section of ``hyperparams/<arm>.yml``,
-3. the env's entry in ``hyperparams/<arm>.yml`` (project overrides, plain YAML data),
+3. ``hyperparams/<arm>.yml``: its ``all`` section (every env), then the env's own entry
+   (project overrides, plain YAML data),
 4. user files (``--hp-file``), each ``{arm or "all": {env id or "all": {key: value}}}``,
 5. ``--hp key=value`` on the command line (every arm).
 
@@ -92,11 +93,12 @@ def resolve(
         config, n_timesteps = _apply(arm, config, defaults, where, None)
         sources.append(where)
 
-    own = _section(project, name, str(path))
-    if own:
-        where = f"{_rel(path)} [{name}]"
-        config, n_timesteps = _apply(arm, config, own, where, n_timesteps)
-        sources.append(where)
+    for key in ("all", name):
+        own = _section(project, key, str(path))
+        if own:
+            where = f"{_rel(path)} [{key}]"
+            config, n_timesteps = _apply(arm, config, own, where, n_timesteps)
+            sources.append(where)
 
     for file in hp_files:
         data = yamlio.load_file(file)

@@ -14,7 +14,7 @@ BASE = ["compare", "--dry-run", "--no-estimate", "--no-report"]
         (["--env", "Pendulum-v2"], ["unknown env 'Pendulum-v2'", "Did you mean: Pendulum-v1"]),
         (["--env", "CartPole-v1"], ["env 'CartPole-v1' has action space Discrete(2)", "Box action space"]),
         (["--env", "no_such_module_xyz:Foo-v0"], ["cannot import module 'no_such_module_xyz'"]),
-        (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-tdd3"], ["unknown algorithm 'sb3-tdd3'", "Known: sb3-td3, sb3-ddpg"]),
+        (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-tdd3"], ["unknown algorithm 'sb3-tdd3'", "Known: td3, sb3-td3, sb3-ddpg"]),
         (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-td3"], ["--algos: sb3-td3 given more than once"]),
         (["--env", "Pendulum-v1", "--seeds", "0"], ["--seeds", "expected a positive integer, got 0"]),
         (["--env", "Pendulum-v1", "--steps", "-100"], ["--steps", "expected a positive integer, got -100"]),

@@ -8,6 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from custom_td3 import TD3, TD3Config
 from harness.agents.base import Agent, StepCallback
 from harness.agents import sb3
 from harness.errors import UsageError, suggest
@@ -31,9 +32,15 @@ class Arm:
     library: str
 
 
+def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
+    """Our TD3 already speaks the Agent contract; the adapter is only this constructor call."""
+    return TD3(env, config, seed=seed, device=device)
+
+
 ARMS: dict[str, Arm] = {
     arm.name: arm
     for arm in (
+        Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_td3, "td3-harness"),
         Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3, "stable-baselines3"),
         Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3"),
     )

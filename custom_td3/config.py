@@ -1,0 +1,73 @@
+"""TD3's hyperparameters: SB3's names where SB3 has the concept, plus the PER switches.
+
+The dataclass validates itself; a bad value raises ValueError naming the key and what is
+accepted. Each field's metadata carries ``help``, ``accepted`` and ``check``, so tools that
+build configurations from files can report the same ranges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "gelu", "silu")
+
+
+def param(default: Any, help: str, accepted: str, check: Callable[[Any], bool]) -> Any:
+    return field(default=default, metadata={"help": help, "accepted": accepted, "check": check})
+
+
+def _positive(v: float) -> bool:
+    return v > 0 and math.isfinite(v)
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    """Every knob of the agent. Defaults are SB3 TD3's, except exploration noise (the paper's N(0, 0.1))."""
+
+    learning_rate: float = param(1e-3, "Adam step size for actor and critics (initial value if linear)",
+                                 "(0, inf)", _positive)
+    lr_schedule: str = param("constant", "'linear' decays learning_rate to 0 over the run",
+                             "one of 'constant', 'linear'", lambda v: v in ("constant", "linear"))
+    buffer_size: int = param(1_000_000, "Replay capacity in transitions", "[1, inf)", lambda v: v >= 1)
+    learning_starts: int = param(100, "Env steps of uniform random actions before learning", "[0, inf)",
+                                 lambda v: v >= 0)
+    batch_size: int = param(256, "Minibatch size per gradient step", "[1, inf)", lambda v: v >= 1)
+    tau: float = param(0.005, "Polyak coefficient for target networks", "(0, 1]", lambda v: 0 < v <= 1)
+    gamma: float = param(0.99, "Discount factor", "[0, 1]", lambda v: 0 <= v <= 1)
+    train_freq: int = param(1, "Train every train_freq steps or episodes", "[1, inf)", lambda v: v >= 1)
+    train_freq_unit: str = param("step", "Unit of train_freq", "one of 'step', 'episode'",
+                                 lambda v: v in ("step", "episode"))
+    gradient_steps: int = param(1, "Gradient steps per training round; -1: as many as env steps collected",
+                                "[1, inf) or -1", lambda v: v >= 1 or v == -1)
+    policy_delay: int = param(2, "Critic updates per actor and target update", "[1, inf)", lambda v: v >= 1)
+    target_policy_noise: float = param(0.2, "Std of the smoothing noise on target actions", "[0, inf)",
+                                       lambda v: v >= 0)
+    target_noise_clip: float = param(0.5, "Clip of the target smoothing noise", "[0, inf)", lambda v: v >= 0)
+    n_steps: int = param(1, "n-step returns for the critic target (1: one-step TD)", "[1, inf)", lambda v: v >= 1)
+    net_arch: tuple[int, ...] = param((400, 300), "Hidden layer sizes of actor and critics",
+                                      "[1, inf)", lambda v: len(v) > 0 and all(h >= 1 for h in v))
+    activation_fn: str = param("relu", "Hidden activation", "one of " + ", ".join(map(repr, ACTIVATIONS)),
+                               lambda v: v in ACTIVATIONS)
+    noise_type: str | None = param("normal", "Exploration noise on the actor's action",
+                                   "one of null, 'normal'", lambda v: v in (None, "normal"))
+    noise_std: float = param(0.1, "Std of the Gaussian exploration noise (normalized actions)", "[0, inf)",
+                             lambda v: v >= 0)
+    prioritized: bool = param(False, "Prioritized experience replay (proportional, Schaul et al. 2015)",
+                              "one of true, false", lambda v: isinstance(v, bool))
+    per_alpha: float = param(0.6, "PER: priority exponent (0: uniform)", "[0, 1]", lambda v: 0 <= v <= 1)
+    per_beta0: float = param(0.4, "PER: initial importance-sampling exponent, annealed to 1 over the run",
+                             "[0, 1]", lambda v: 0 <= v <= 1)
+    per_eps: float = param(1e-6, "PER: added to |TD error| so no transition has zero priority", "(0, inf)",
+                           _positive)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.net_arch, list):
+            object.__setattr__(self, "net_arch", tuple(self.net_arch))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not f.metadata["check"](value):
+                raise ValueError(f"hyperparameter '{f.name}' = {value!r} is out of range; "
+                                 f"accepted: {f.metadata['accepted']}")

@@ -1,0 +1,53 @@
+"""Actor and twin critic, laid out as Stable-Baselines3 lays out its TD3 MLP policy.
+
+The same layer order (``Linear, act, ..., Linear``, a final ``Tanh`` on the actor) lets
+weights move between the two implementations, which the parity tests rely on.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
+                      "gelu": nn.GELU, "silu": nn.SiLU}
+
+
+def mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...], activation: str) -> nn.Sequential:
+    """``Linear(in, h0), act, Linear(h0, h1), act, ..., Linear(h_last, out)``."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(in_dim, width), ACTIVATION_CLASSES[activation]()]
+        in_dim = width
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Deterministic policy mu(s) in [-1, 1]^act_dim (normalized action units)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], activation: str):
+        super().__init__()
+        self.mu = nn.Sequential(*mlp(obs_dim, act_dim, hidden, activation), nn.Tanh())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) -> (B, act_dim)."""
+        return self.mu(obs)
+
+
+class Critic(nn.Module):
+    """Two independent Q-networks Q1, Q2 over (s, a): TD3's clipped double-Q."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], activation: str):
+        super().__init__()
+        self.qf0 = mlp(obs_dim + act_dim, 1, hidden, activation)
+        self.qf1 = mlp(obs_dim + act_dim, 1, hidden, activation)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, obs_dim), (B, act_dim) -> (Q1, Q2), each (B, 1)."""
+        x = torch.cat([obs, action], dim=1)
+        return self.qf0(x), self.qf1(x)
+
+    def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Q1 alone: what the actor ascends."""
+        return self.qf0(torch.cat([obs, action], dim=1))

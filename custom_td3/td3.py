@@ -1,0 +1,231 @@
+"""TD3 (Fujimoto, van Hoof and Meger, 2018) with prioritized replay and n-step returns as switches.
+
+Read top to bottom: the agent acts (random warm-up, then the actor plus Gaussian noise),
+stores transitions through an n-step accumulator into a replay buffer, and after every
+``train_freq`` steps runs ``gradient_steps`` updates of ``train()``: the critic step on the
+clipped double-Q target with target-policy smoothing, then every ``policy_delay`` updates the
+actor step and the Polyak averaging of both target networks.
+
+The buffer always returns the same Batch (weights and per-sample discounts included), so the
+update has no branches for PER or n-step: uniform replay gives weights of 1, one-step
+transitions carry gamma, and priority updates are a no-op for uniform replay.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from custom_td3.config import TD3Config
+from custom_td3.networks import Actor, Critic
+from custom_td3.nstep import NStepAccumulator
+from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
+
+#: Called after every env step with the total env steps so far; returning False stops learn().
+StepCallback = Callable[[int], bool]
+
+
+class TD3:
+    """The agent. ``env`` has a Box action space; actions are learned in [-1, 1] and rescaled."""
+
+    def __init__(self, env: gym.Env, config: TD3Config | None = None, seed: int = 0,
+                 device: str | torch.device = "cpu"):
+        self.env, self.config, self.device = env, config or TD3Config(), torch.device(device)
+        c = self.config
+        obs_dim = int(np.prod(env.observation_space.shape))
+        act_dim = int(np.prod(env.action_space.shape))
+        self.action_low, self.action_high = env.action_space.low, env.action_space.high
+
+        torch.manual_seed(seed)  # network initialisation
+        self.rng = np.random.default_rng(seed)  # warm-up actions, exploration noise, replay sampling
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(seed)  # target smoothing noise
+
+        self.actor = Actor(obs_dim, act_dim, c.net_arch, c.activation_fn).to(self.device)
+        self.critic = Critic(obs_dim, act_dim, c.net_arch, c.activation_fn).to(self.device)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate)
+
+        buffer_cls = PrioritizedReplayBuffer if c.prioritized else ReplayBuffer
+        per = {"alpha": c.per_alpha, "eps": c.per_eps} if c.prioritized else {}
+        self.buffer = buffer_cls(c.buffer_size, obs_dim, act_dim, self.rng, self.device, **per)
+        self.nstep = NStepAccumulator(c.n_steps, c.gamma)
+
+        self.num_timesteps = 0
+        self.num_updates = 0
+        self.num_episodes = 0
+        self.steps_since_train = 0  # env steps collected since the last training round
+        self._obs: np.ndarray | None = None  # None: the next step starts a new episode
+        self._total_steps = 1  # of the current learn() call: drives PER's beta and the lr schedule
+
+    # ------------------------------------------------------------------ the update
+    def train(self, batch: Batch) -> dict[str, float]:
+        """One gradient step on ``batch``; returns the losses. Priorities are updated from the
+        twin critics' absolute TD errors (the larger of the two per sample)."""
+        c = self.config
+        with torch.no_grad():
+            # Target policy smoothing: clipped Gaussian noise on the target action.
+            noise = torch.empty_like(batch.actions).normal_(0.0, c.target_policy_noise, generator=self.noise_gen)
+            noise = noise.clamp(-c.target_noise_clip, c.target_noise_clip)
+            next_actions = (self.actor_target(batch.next_observations) + noise).clamp(-1.0, 1.0)
+            # Clipped double-Q: the smaller of the two target critics.
+            next_q = torch.min(*self.critic_target(batch.next_observations, next_actions))
+            target_q = batch.rewards + (1.0 - batch.dones) * batch.discounts * next_q
+
+        q1, q2 = self.critic(batch.observations, batch.actions)
+        critic_loss = _weighted_mse(q1, target_q, batch.weights) + _weighted_mse(q2, target_q, batch.weights)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        self.num_updates += 1
+        with torch.no_grad():
+            td_errors = torch.maximum((q1 - target_q).abs(), (q2 - target_q).abs())
+        self.buffer.update_priorities(batch.indices, td_errors.squeeze(1).cpu().numpy())
+
+        info = {"critic_loss": critic_loss.item()}
+        # Delayed policy updates: the actor and both targets move every policy_delay critic steps.
+        if self.num_updates % c.policy_delay == 0:
+            actor_loss = -self.critic.q1(batch.observations, self.actor(batch.observations)).mean()
+            self.actor_optimizer.zero_grad()
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            _polyak(self.critic, self.critic_target, c.tau)
+            _polyak(self.actor, self.actor_target, c.tau)
+            info["actor_loss"] = actor_loss.item()
+        return info
+
+    # ------------------------------------------------------------------ acting
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Env-scaled action for one observation; with ``deterministic=False`` exploration noise is added."""
+        return self._scale(self._normalized_action(obs, explore=not deterministic))
+
+    def _normalized_action(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(1, -1)
+            action = self.actor(x)[0].cpu().numpy()
+        if explore and self.config.noise_type == "normal":
+            action = np.clip(action + self.rng.normal(0.0, self.config.noise_std, action.shape), -1.0, 1.0)
+        return action
+
+    def _scale(self, action: np.ndarray) -> np.ndarray:
+        """[-1, 1] -> [low, high]."""
+        return self.action_low + 0.5 * (action + 1.0) * (self.action_high - self.action_low)
+
+    # ------------------------------------------------------------------ the loop
+    def learn(self, total_steps: int, callback: StepCallback | None = None) -> TD3:
+        """Act and train until ``num_timesteps == total_steps``; resumable (call again with a larger total)."""
+        c = self.config
+        self._total_steps = max(total_steps, 1)
+        while self.num_timesteps < total_steps:
+            if self._obs is None:
+                self._obs, _ = self.env.reset()
+            if self.num_timesteps < c.learning_starts:
+                action = self.rng.uniform(-1.0, 1.0, self.action_low.shape).astype(np.float32)
+            else:
+                action = self._normalized_action(self._obs, explore=True)
+            next_obs, reward, terminated, truncated, _ = self.env.step(self._scale(action))
+            self.num_timesteps += 1
+            self.steps_since_train += 1
+            for t in self.nstep.push(self._obs, action, float(reward), next_obs, terminated, truncated):
+                self.buffer.add(*t)
+            episode_over = terminated or truncated
+            self._obs = None if episode_over else next_obs
+            self.num_episodes += int(episode_over)
+
+            due = (self.num_timesteps % c.train_freq == 0 if c.train_freq_unit == "step"
+                   else episode_over and self.num_episodes % c.train_freq == 0)
+            if due and self.num_timesteps > c.learning_starts:
+                self._train_round(self.steps_since_train if c.gradient_steps == -1 else c.gradient_steps)
+                self.steps_since_train = 0
+            # Last in the step, so a stop here leaves nothing of this step undone.
+            if callback is not None and not callback(self.num_timesteps):
+                break
+        return self
+
+    def _train_round(self, gradient_steps: int) -> None:
+        c = self.config
+        progress = min(1.0, self.num_timesteps / self._total_steps)
+        if c.lr_schedule == "linear":
+            for opt in (self.actor_optimizer, self.critic_optimizer):
+                for group in opt.param_groups:
+                    group["lr"] = c.learning_rate * (1.0 - progress)
+        beta = c.per_beta0 + (1.0 - c.per_beta0) * progress  # annealed to 1 by the end of the run
+        for _ in range(gradient_steps):
+            self.train(self.buffer.sample(c.batch_size, beta))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write what acting needs (config, actor, action bounds) to ``path`` with suffix .pt."""
+        path = Path(path).with_suffix(".pt")
+        torch.save({"config": dataclasses.asdict(self.config), "actor": self.actor.state_dict(),
+                    "action_low": self.action_low, "action_high": self.action_high}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, env: gym.Env, device: str | torch.device = "cpu") -> TD3:
+        """An agent whose actor is the saved one (for predict; training state is in checkpoints)."""
+        data = torch.load(Path(path), map_location=device, weights_only=False)
+        agent = cls(env, TD3Config(**data["config"]), device=device)
+        agent.actor.load_state_dict(data["actor"])
+        agent.actor_target.load_state_dict(data["actor"])
+        return agent
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole training state: networks, optimizers, buffer with priorities, RNGs, counters.
+
+        Restoring it and continuing reproduces an uninterrupted run exactly when it was taken at an
+        episode boundary (the environment's own RNG is saved; its physics state cannot be).
+        """
+        env_rng = getattr(self.env.unwrapped, "np_random", None)
+        return {
+            "config": dataclasses.asdict(self.config),
+            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "buffer": self.buffer.state_dict(), "nstep": self.nstep.state_dict(),
+            "rng": self.rng.bit_generator.state, "noise_gen": self.noise_gen.get_state(),
+            "env_rng": env_rng.bit_generator.state if env_rng is not None else None,
+            "counters": {"num_timesteps": self.num_timesteps, "num_updates": self.num_updates,
+                         "num_episodes": self.num_episodes, "steps_since_train": self.steps_since_train},
+            "mid_episode": self._obs is not None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer"):
+            getattr(self, name).load_state_dict(state[name])
+        self.buffer.load_state_dict(state["buffer"])
+        self.nstep.load_state_dict(state["nstep"])
+        self.rng.bit_generator.state = state["rng"]
+        self.noise_gen.set_state(state["noise_gen"])
+        if state["env_rng"] is not None:
+            self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+        for key, value in state["counters"].items():
+            setattr(self, key, value)
+        self._obs = None
+        if state["mid_episode"]:
+            # The env cannot be put back mid-episode: the next step starts a fresh episode, and the
+            # pending n-step window of the cut one is dropped rather than joined to it.
+            self.nstep = NStepAccumulator(self.config.n_steps, self.config.gamma)
+
+
+def _weighted_mse(q: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """mean(w * (q - target)^2): importance-weighted for PER; F.mse_loss exactly when w = 1."""
+    return (weights * (q - target).square()).mean()
+
+
+def _polyak(net: torch.nn.Module, target: torch.nn.Module, tau: float) -> None:
+    """target <- (1 - tau) * target + tau * net, for every parameter at once."""
+    with torch.no_grad():
+        params, targets = list(net.parameters()), list(target.parameters())
+        torch._foreach_mul_(targets, 1.0 - tau)
+        torch._foreach_add_(targets, params, alpha=tau)
+
