@@ -2,7 +2,8 @@
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
 #                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
 #   make report STUDY=name
-#   make test
+#   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
+#   make test / make test-learning
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +19,7 @@ COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,
 	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,HP,--hp-file) \
 	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(ARGS)
 
-.PHONY: venv compare report test test-expensive clean-venv
+.PHONY: venv compare report bench test test-learning clean-venv
 
 venv: $(STAMP)
 
@@ -36,11 +37,14 @@ report: $(STAMP)
 	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<name>" >&2; exit 2; }
 	$(BIN)/python -m harness report --study $(STUDY) $(ARGS)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -m "not expensive" $(ARGS)
+bench: $(STAMP)
+	$(BIN)/python -m harness bench $(ARGS)
 
-test-expensive: $(STAMP)
-	$(BIN)/python -m pytest -m expensive $(ARGS)
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+test-learning: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
 
+    b = sub.add_parser("bench", help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)")
+    b.add_argument("--env", default="BipedalWalker-v3", help="env id (default BipedalWalker-v3)")
+    b.add_argument("--steps", type=positive_int, default=1000, help="timed learning steps per measurement")
+    b.add_argument("--warmup", type=positive_int, default=1000, help="random steps before timing")
+    b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
+    b.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
+
     h = sub.add_parser("hyperparams", help="list an arm's hyperparameters, accepted values and resolved values")
     h.add_argument("arm", help=f"one of {', '.join(ARMS)}")
     h.add_argument("--env", help="also show the values resolved for this env, with their sources")
@@ -112,6 +119,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from harness import bench
+    from harness.envs import resolve_env_id
+    from harness.executors import available_cores
+
+    env_id = resolve_env_id(args.env)
+    threads = args.threads or available_cores()
+    print(f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {threads} torch thread(s), "
+          f"{args.rounds} alternating rounds; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{available_cores()} cores")
+    rates = bench.run(env_id, args.steps, args.warmup, args.rounds, threads)
+    sb3 = rates["sb3-td3"]
+    for name, rate in rates.items():
+        print(f"median  {name:<20} {rate:7.1f} env steps/s  ({rate / sb3:.2f}x sb3-td3)")
+    uniform, per = rates["td3 uniform 1-step"], rates["td3 PER 3-step"]
+    print(f"PER + 3-step cost vs uniform 1-step: {100 * (uniform / per - 1):+.1f}% time per step")
+    memory = bench.buffer_megabytes(env_id)
+    print(f"replay memory at 1,000,000 transitions: {memory['uniform']:.0f} MiB uniform, "
+          f"{memory['prioritized']:.0f} MiB prioritized")
+    print(f"speedup_vs_sb3: {uniform / sb3:.2f}")
+    return 0
+
+
 def cmd_hyperparams(args: argparse.Namespace) -> int:
     from harness import hparams
     from harness.agents import get_arm
@@ -131,7 +165,8 @@ def cmd_hyperparams(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"compare": cmd_compare, "report": cmd_report, "hyperparams": cmd_hyperparams}[args.command]
+    handler = {"compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
+               "hyperparams": cmd_hyperparams}[args.command]
     try:
         return handler(args)
     except UsageError as exc:
