@@ -117,7 +117,7 @@ def plot_learning_curves(study: Study, env: str, path: Path, seed: int = 0) -> P
     episodes = int(runs["eval_episodes"].iloc[0]) if len(runs) else 0
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"evaluation return (mean of {episodes} episodes)")
-    ax.legend(title="arm (mean, 95% CI over seeds)")
+    ax.legend(title="arm (mean, 95% CI over seeds)", loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
