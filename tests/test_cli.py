@@ -19,6 +19,6 @@ def test_dry_run_prints_plan_and_runs_nothing(run_cli, tmp_path):
     code, out, _ = run_cli("compare", "--env", "Pendulum-v1,BipedalWalker-v3", "--budget", "quick", "--seeds", "3",
                            "--results", tmp_path, "--dry-run", "--no-estimate")
     assert code == 0
-    assert "runs: 12 = 2 env(s) x 2 arm(s) x 3 seed(s)" in out
+    assert "runs: 18 = 2 env(s) x 3 arm(s) x 3 seed(s)" in out
     assert "BipedalWalker-v3: budget 'quick', 100,000 env steps per run = 10% of the full 1,000,000" in out
     assert not any(tmp_path.iterdir())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-ARMS = ("sb3-td3", "sb3-ddpg")
+ARMS = ("td3", "sb3-td3", "sb3-ddpg")  # the default arms
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def run_dirs(root):
 
 def test_plan_is_printed_before_running(study):
     _, _, out = study
-    assert "runs: 4 = 1 env(s) x 2 arm(s) x 2 seed(s); 4 to run" in out
+    assert "runs: 6 = 1 env(s) x 3 arm(s) x 2 seed(s); 6 to run" in out
     assert "600 env steps per run (STEPS)" in out and "evaluation every 200 steps, 2 episodes" in out
     assert "learning_starts 10,000 -> 300" in out  # scaled by 600 / 20,000
     assert "rl-zoo3" in out and "td3.yml [Pendulum-v1]" in out
@@ -60,10 +60,11 @@ def test_evaluations_follow_the_schedule(study):
 
 def test_same_evaluation_episodes_for_every_arm(study):
     root, _, _ = study
-    # At step 0 no arm has learned: the same seed gives the same initial actor for TD3 and DDPG
-    # (same architecture), and the fixed evaluation episodes make the returns identical.
+    # At step 0 no arm has learned: the same seed gives the same initial actor in all three arms
+    # (same architecture, same initialisation order), and the fixed evaluation episodes make the
+    # returns identical.
     first = {arm: pd.read_csv(run_dirs(root)[arm, 0] / "evals.csv")["return_0"].iloc[0] for arm in ARMS}
-    assert first["sb3-td3"] == first["sb3-ddpg"]
+    assert first["td3"] == first["sb3-td3"] == first["sb3-ddpg"]
 
 
 def test_meta_and_config_hold_every_hyperparameter(study):
@@ -74,7 +75,8 @@ def test_meta_and_config_hold_every_hyperparameter(study):
         hp = meta["spec"]["hyperparameters"]
         assert hp["net_arch"] == [16, 16] and hp["batch_size"] == 32 and hp["gamma"] == 0.98
         assert hp["learning_starts"] == 300 and meta["spec"]["learning_starts_configured"] == 10000
-        assert ("policy_delay" in hp) == (arm == "sb3-td3")
+        assert ("policy_delay" in hp) == (arm != "sb3-ddpg")
+        assert hp.get("prioritized", False) == (arm == "td3") and hp["n_steps"] == (3 if arm == "td3" else 1)
         assert yaml.safe_load((run_dir / "config.yml").read_text()) == hp
         assert meta["spec"]["seed"] == seed and meta["spec"]["budget"]["total_steps"] == 600
         assert {"torch", "stable-baselines3", "gymnasium", "rl-zoo3"} <= set(meta["versions"])
@@ -82,15 +84,16 @@ def test_meta_and_config_hold_every_hyperparameter(study):
         assert meta["timings"]["steps_per_s"] > 0 and meta["result"]["env_steps"] == 600
         monitor = pd.read_csv(run_dir / "0.monitor.csv", skiprows=1)
         assert monitor["l"].tolist() == [200, 200, 200]
-        assert (run_dir / "model.zip").stat().st_size > 0
+        model = run_dir / ("model.pt" if arm == "td3" else "model.zip")
+        assert model.stat().st_size > 0
 
 
 def test_report_has_one_row_per_algorithm_and_a_figure(study):
     root, _, _ = study
     report = (root / "e2e" / "report.md").read_text()
-    rows = [line for line in report.splitlines() if line.startswith("| sb3-")]
+    rows = [line for line in report.splitlines() if line.startswith("|") and line.split("|")[1].strip() in ARMS]
     assert sorted(r.split("|")[1].strip() for r in rows) == sorted(ARMS)
-    assert all("| 2/2 " in r for r in rows)
+    assert len(rows) == 3 and all("| 2/2 " in r for r in rows)
     png = root / "e2e" / "curves_Pendulum-v1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert "![learning curves for Pendulum-v1](curves_Pendulum-v1.png)" in report
@@ -107,7 +110,7 @@ def test_rl_zoo3_plot_script_reads_the_results(study, tmp_path):
     with open(f"{out}.pkl", "rb") as fh:
         data = pickle.load(fh)
     curves = data["Pendulum-v1"]
-    assert len(curves) == 2 and all(c["timesteps"].tolist() == [0, 200, 400, 600] for c in curves.values())
+    assert len(curves) == 3 and all(c["timesteps"].tolist() == [0, 200, 400, 600] for c in curves.values())
 
 
 def test_repeat_skips_complete_runs_and_changed_spec_supersedes(study):
@@ -116,7 +119,7 @@ def test_repeat_skips_complete_runs_and_changed_spec_supersedes(study):
     again = subprocess.run([sys.executable, "-m", "harness", *args, "--no-estimate"], capture_output=True,
                            text=True, timeout=600)
     assert again.returncode == 0, again.stderr
-    assert "0 to run, 4 already complete (skipped)" in again.stdout
+    assert "0 to run, 6 already complete (skipped)" in again.stdout
     assert before == {k: (d / "meta.json").stat().st_mtime_ns for k, d in run_dirs(root).items()}
 
     changed = [a if a != "2" or args[i - 1] != "--seeds" else "1" for i, a in enumerate(args)]
