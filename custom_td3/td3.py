@@ -65,6 +65,7 @@ class TD3:
         self.num_episodes = 0
         self.steps_since_train = 0  # env steps collected since the last training round
         self._obs: np.ndarray | None = None  # None: the next step starts a new episode
+        self.last_losses: dict[str, torch.Tensor] = {}
         self._total_steps = 1  # of the current learn() call: drives PER's beta and the lr schedule
 
     # ------------------------------------------------------------------ the update
@@ -103,6 +104,7 @@ class TD3:
             _polyak(self.critic, self.critic_target, c.tau)
             _polyak(self.actor, self.actor_target, c.tau)
             info["actor_loss"] = actor_loss.detach()
+        self.last_losses.update(info)
         return info
 
     # ------------------------------------------------------------------ acting
@@ -163,6 +165,23 @@ class TD3:
         beta = c.per_beta0 + (1.0 - c.per_beta0) * progress  # annealed to 1 by the end of the run
         for _ in range(gradient_steps):
             self.train(self.buffer.sample(c.batch_size, beta))
+
+    # ------------------------------------------------------------------ health
+    @property
+    def at_episode_boundary(self) -> bool:
+        """True between episodes: a checkpoint taken now resumes exactly."""
+        return self._obs is None
+
+    def diagnose(self) -> str | None:
+        """None if the last losses and every parameter are finite, else what is not."""
+        for name, loss in self.last_losses.items():
+            if not torch.isfinite(loss):
+                return f"{name} is {loss.item()} at update {self.num_updates}"
+        for net in ("actor", "critic"):
+            for pname, param in getattr(self, net).named_parameters():
+                if not torch.isfinite(param).all():
+                    return f"parameter {net}.{pname} is not finite at update {self.num_updates}"
+        return None
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

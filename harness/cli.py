@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--yes", action="store_true", help="start even if the estimate exceeds two hours")
     c.add_argument("--no-estimate", action="store_true", help="skip the calibration that estimates wall-clock")
     c.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    c.add_argument("--checkpoint-every", type=positive_int, metavar="STEPS",
+                   help="checkpoint each run every STEPS env steps (default: every --checkpoint-minutes of work)")
+    c.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                   help="with no --checkpoint-every: at most this many minutes of work at risk (default 10)")
 
     r = sub.add_parser("report", help="write results/<study>/report.md and its figures")
     r.add_argument("--study", required=True, help="study name under the results root")
@@ -84,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_compare(args: argparse.Namespace) -> int:
     import torch
 
-    from harness import compare, hparams
+    from harness import compare, hparams, runner
     from harness.agents import get_arm
     from harness.envs import resolve_env_id
     from harness.executors import available_cores, threads_per_run
@@ -107,8 +111,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
         hp_files=tuple(args.hp_file), hp_overrides=overrides)
     display = make_display("quiet" if args.quiet else args.progress)
+    if args.checkpoint_minutes <= 0:
+        raise UsageError(f"--checkpoint-minutes: expected a positive number, got {args.checkpoint_minutes}")
+    policy = runner.CheckpointPolicy(steps=args.checkpoint_every, seconds=60 * args.checkpoint_minutes)
     return compare.run_compare(study, args.results, jobs, threads, display, dry_run=args.dry_run,
-                               assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report)
+                               assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report,
+                               policy=policy)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import os
+import tempfile
+
 from harness import calibrate, runner
 from harness.errors import UsageError
 from harness.executors import LocalExecutor
@@ -23,13 +26,13 @@ CONFIRM_ABOVE_S = 2 * 3600
 class Plan:
     study: StudySpec
     runs: list[RunSpec]
-    actions: dict[str, str] = field(default_factory=dict)  # run key -> run | skip | supersede
+    actions: dict[str, str] = field(default_factory=dict)  # run key -> runner.decide()'s answer
     estimate_s: dict[str, float] = field(default_factory=dict)  # run key -> seconds
     rates: dict[tuple[str, str], calibrate.Rates] = field(default_factory=dict)
 
     @property
     def to_run(self) -> list[RunSpec]:
-        return [r for r in self.runs if self.actions[r.key] != "skip"]
+        return [r for r in self.runs if self.actions[r.key] not in ("skip", "busy")]
 
 
 def make_plan(study: StudySpec, results_root: Path, jobs: int, threads: int, estimate: bool = True) -> Plan:
@@ -45,10 +48,14 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
     """The plan as text lines: runs, budgets, hyperparameter sources, estimate."""
     s = plan.study
     counts = Counter(plan.actions.values())
+    extra = [(counts["resume"], "resumed from their last checkpoint"),
+             (counts["restart"], "unfinished without a checkpoint (restarted)"),
+             (counts["supersede"], "with a changed spec (old run moved to superseded/)"),
+             (counts["busy"], "being run by another process (left alone)")]
     lines = [f"Study '{s.name}' -> {Path(results_root) / s.name}",
              f"  runs: {len(plan.runs)} = {len(s.envs)} env(s) x {len(s.arms)} arm(s) x {len(s.seeds)} seed(s); "
-             f"{counts['run'] + counts['supersede']} to run, {counts['skip']} already complete (skipped)"
-             + (f", {counts['supersede']} with a changed spec (old run moved to superseded/)" if counts["supersede"] else "")]
+             f"{len(plan.to_run)} to run, {counts['skip']} already complete (skipped)"
+             + "".join(f", {n} {text}" for n, text in extra if n)]
     seen_env = set()
     for r in plan.runs:
         if r.env_id in seen_env:
@@ -64,6 +71,9 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
             spec = next(x for x in plan.runs if x.env_id == r.env_id and x.arm == arm)
             lines.append(f"    {arm}: learning_starts {spec.learning_starts_configured:,} -> "
                          f"{spec.config.learning_starts:,}; hyperparameters from {' + '.join(spec.hp_sources[1:])}")
+            if spec.config.learning_starts >= b.total_steps:
+                lines.append(f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "
+                             f"below the budget ({b.total_steps:,} steps): it will act randomly and never learn")
     lines.append(f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)")
     if plan.estimate_s:
         total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
@@ -91,7 +101,21 @@ def confirm(plan: Plan, jobs: int, assume_yes: bool) -> None:
                      "re-run with --yes (make ... YES=1) to start it, or choose a smaller BUDGET/STEPS")
 
 
-def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Display) -> list[dict]:
+def check_writable(results_root: Path, study: str) -> None:
+    """UsageError unless files can be created under ``<results_root>/<study>``."""
+    folder = Path(results_root) / study
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"results directory {folder} is not writable ({exc.strerror or exc}); "
+                         "choose another with --results") from None
+
+
+def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Display,
+            policy: runner.CheckpointPolicy = runner.CheckpointPolicy()) -> list[dict]:
     for r in plan.to_run:
         if plan.actions[r.key] == "supersede":
             moved = runner.supersede(r, results_root)
@@ -99,26 +123,29 @@ def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Di
     # Longest first, as the estimate assumes: the last runs to finish are then the short ones.
     order = sorted(plan.to_run, key=lambda r: -plan.estimate_s.get(r.key, 0.0))
     with display:
-        return LocalExecutor(jobs, threads).run(order, results_root, display)
+        return LocalExecutor(jobs, threads, policy).run(order, results_root, display)
 
 
 def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, display: Display, *,
                 dry_run: bool = False, assume_yes: bool = False, estimate: bool = True,
-                report: bool = True) -> int:
-    """The whole compare command; returns the exit code (0, or 1 if any run failed)."""
+                report: bool = True, policy: runner.CheckpointPolicy = runner.CheckpointPolicy()) -> int:
+    """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
+    if not dry_run:
+        check_writable(results_root, study.name)
     plan = make_plan(study, results_root, jobs, threads, estimate=estimate)
     for line in describe_plan(plan, results_root, jobs, threads):
         display.line(line)
     if dry_run:
         return 0
     confirm(plan, jobs, assume_yes)
-    summaries = execute(plan, results_root, jobs, threads, display) if plan.to_run else []
-    failed = [s for s in summaries if s["status"] != "complete"]
+    summaries = execute(plan, results_root, jobs, threads, display, policy) if plan.to_run else []
+    failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
     if report:
         path = write_report(Path(results_root) / study.name)
         display.line(f"report: {path}")
     if failed:
-        display.line(f"{len(failed)} run(s) failed: {', '.join(s['key'] for s in failed)} (see their meta.json)")
+        display.line(f"{len(failed)} run(s) did not complete: "
+                     + ", ".join(f"{s['key']} ({s['status']})" for s in failed) + " (see their meta.json)")
     return 1 if failed else 0
 
 

@@ -47,14 +47,15 @@ def env_name(env_id: str) -> str:
     return env_id.rpartition(":")[2]
 
 
-def make_env(env_id: str, monitor_dir: Path | None = None) -> gym.Env:
+def make_env(env_id: str, monitor_dir: Path | None = None, append: bool = False) -> gym.Env:
     """``gym.make(env_id)`` with its registered time limit, inside SB3's Monitor.
 
-    With ``monitor_dir`` the monitor writes ``<monitor_dir>/0.monitor.csv`` (rl-zoo3's layout).
+    With ``monitor_dir`` the monitor writes ``<monitor_dir>/0.monitor.csv`` (rl-zoo3's layout),
+    appending to an existing file when ``append`` (a resumed run).
     """
     module, _, name = env_id.rpartition(":")
     if module:
         importlib.import_module(module)
     env = gym.make(name)
     filename = str(Path(monitor_dir) / "0") if monitor_dir is not None else None
-    return Monitor(env, filename=filename)
+    return Monitor(env, filename=filename, override_existing=not append)

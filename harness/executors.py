@@ -49,13 +49,14 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     os._exit(0)
 
 
-def _work(spec: RunSpec, results_root: Path, threads: int, events: Any) -> dict[str, Any]:
+def _work(spec: RunSpec, results_root: Path, threads: int, events: Any,
+          policy: runner.CheckpointPolicy) -> dict[str, Any]:
     global _active_run
     if _stopping:
         return {"key": spec.key, "status": "cancelled"}
     _active_run = True
     try:
-        return runner.execute(spec, results_root, threads, events.put)
+        return runner.execute(spec, results_root, threads, events.put, policy)
     finally:
         _active_run = False
 
@@ -63,8 +64,8 @@ def _work(spec: RunSpec, results_root: Path, threads: int, events: Any) -> dict[
 class LocalExecutor:
     """A pool of ``jobs`` spawned processes, each run with ``threads`` torch threads."""
 
-    def __init__(self, jobs: int, threads: int):
-        self.jobs, self.threads = jobs, threads
+    def __init__(self, jobs: int, threads: int, policy: runner.CheckpointPolicy = runner.CheckpointPolicy()):
+        self.jobs, self.threads, self.policy = jobs, threads, policy
 
     def run(self, specs: Sequence[RunSpec], results_root: Path, display: Display) -> list[dict[str, Any]]:
         """Execute every spec; returns one summary per spec, in completion order."""
@@ -74,7 +75,7 @@ class LocalExecutor:
             events = manager.Queue()
             pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_init_worker)
             try:
-                pending = {pool.submit(_work, s, results_root, self.threads, events) for s in specs}
+                pending = {pool.submit(_work, s, results_root, self.threads, events, self.policy) for s in specs}
                 while pending:
                     done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                     _drain(events, display)

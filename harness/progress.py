@@ -58,7 +58,10 @@ class Display:
         state = self.state.setdefault(key, {})
         state.update({k: v for k, v in event.items() if v is not None})
         if kind == "start":
-            self.line(f"start  {key}  ({event['total']:,} steps)")
+            resumed = f", resumed at step {event['steps']:,}" if event.get("resumed") else ""
+            self.line(f"start  {key}  ({event['total']:,} steps{resumed})")
+        elif kind == "busy":
+            self.line(f"busy   {key}: {event.get('reason')}")
         elif kind == "done":
             self.line(f"done   {key}  final eval {_ret(event.get('last_return'))}  "
                       f"{event.get('steps_per_s', 0):.0f} steps/s")
@@ -124,7 +127,8 @@ class LiveDisplay(Display):
     def handle(self, event: dict[str, Any]) -> None:
         key = event["key"]
         if key not in self.tasks and event["event"] == "start":
-            self.tasks[key] = self.bars.add_task(key, total=event["total"], rate="-", ret="-", eta="?")
+            self.tasks[key] = self.bars.add_task(key, total=event["total"], completed=event.get("steps", 0),
+                                                 rate="-", ret="-", eta="?")
         super().handle(event)
         if event["event"] in ("done", "failed") and key in self.tasks:
             self.bars.update(self.tasks[key], completed=self.state[key].get("steps", 0), eta="0s")

@@ -26,7 +26,7 @@ import numpy as np
 from harness import yamlio
 
 STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = "running", "complete", "failed"
-STATUS_INTERRUPTED = "interrupted"
+STATUS_INTERRUPTED, STATUS_DIVERGED = "interrupted", "diverged"
 PACKAGES = ("harness", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "rl-zoo3", "numpy", "box2d")
 
 
@@ -63,19 +63,39 @@ def write_config(run_dir: Path, hyperparameters: dict[str, Any]) -> None:
 
 
 class EvalLog:
-    """Appends evaluations to evals.csv and keeps evaluations.npz in step with it."""
+    """Appends evaluations to evals.csv and keeps evaluations.npz in step with it.
 
-    def __init__(self, run_dir: Path, n_episodes: int):
+    ``keep_rows`` > 0 continues an interrupted run: the first ``keep_rows`` evaluations already
+    on disk are kept and any later ones (made after the checkpoint being resumed) are dropped.
+    """
+
+    def __init__(self, run_dir: Path, n_episodes: int, keep_rows: int = 0):
         self.run_dir = Path(run_dir)
         self.n_episodes = n_episodes
-        self.timesteps: list[int] = []
-        self.results: list[np.ndarray] = []
-        self.lengths: list[np.ndarray] = []
         self.header = ["step", "updates", "wall_s", "eval_s", "return_mean"] + [
             f"return_{i}" for i in range(n_episodes)
         ]
-        with open(self.run_dir / "evals.csv", "w", newline="") as fh:
-            csv.writer(fh).writerow(self.header)
+        self.timesteps: list[int] = []
+        self.results: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        lines = [",".join(self.header) + "\n"]
+        if keep_rows:
+            with np.load(self.run_dir / "evaluations.npz") as npz:
+                self.timesteps = [int(t) for t in npz["timesteps"][:keep_rows]]
+                self.results = list(npz["results"][:keep_rows])
+                self.lengths = list(npz["ep_lengths"][:keep_rows])
+            with open(self.run_dir / "evals.csv") as fh:
+                lines = fh.readlines()[: keep_rows + 1]
+        atomic_write(self.run_dir / "evals.csv", "".join(lines))
+        if keep_rows:
+            self._write_npz()
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+    @property
+    def last_return(self) -> float | None:
+        return float(np.mean(self.results[-1])) if self.results else None
 
     def append(self, step: int, updates: int, wall_s: float, eval_s: float,
                returns: np.ndarray, lengths: np.ndarray) -> None:
@@ -88,10 +108,37 @@ class EvalLog:
         self.timesteps.append(step)
         self.results.append(np.asarray(returns, dtype=np.float64))
         self.lengths.append(np.asarray(lengths, dtype=np.int64))
+        self._write_npz()
+
+    def _write_npz(self) -> None:
         tmp = self.run_dir / ".evaluations.tmp.npz"
         np.savez(tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results),
                  ep_lengths=np.stack(self.lengths))
         os.replace(tmp, self.run_dir / "evaluations.npz")
+
+
+MONITOR = "0.monitor.csv"
+_MONITOR_HEADER_LINES = 2  # SB3's JSON comment line and the CSV header
+
+
+def monitor_rows(run_dir: Path) -> int:
+    """Training episodes logged so far in 0.monitor.csv."""
+    try:
+        with open(Path(run_dir) / MONITOR) as fh:
+            return max(0, sum(1 for _ in fh) - _MONITOR_HEADER_LINES)
+    except OSError:
+        return 0
+
+
+def truncate_monitor(run_dir: Path, rows: int) -> None:
+    """Keep the header and the first ``rows`` episodes of 0.monitor.csv (episodes after a checkpoint
+    are replayed by the resumed run and would otherwise appear twice)."""
+    path = Path(run_dir) / MONITOR
+    if not path.exists():
+        return
+    with open(path) as fh:
+        lines = fh.readlines()
+    atomic_write(path, "".join(lines[: _MONITOR_HEADER_LINES + rows]))
 
 
 def package_versions() -> dict[str, str]:

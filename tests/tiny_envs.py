@@ -21,3 +21,19 @@ class PointEnv(gym.Env):
 
 
 gym.register("TinyPoint-v0", entry_point=PointEnv, max_episode_steps=50)
+
+
+class NaNAfterEnv(PointEnv):
+    """PointEnv whose reward turns NaN after 150 steps of an episode: a learner fed it diverges."""
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.t += 1
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, float("nan") if self.t > 150 else reward, terminated, truncated, info
+
+
+gym.register("NaNPoint-v0", entry_point=NaNAfterEnv, max_episode_steps=200)

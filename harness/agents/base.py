@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,3 +32,16 @@ class Agent(Protocol):
 
     def save(self, path: Path) -> Path:
         """Write the policy (enough to act) under ``path`` (suffix chosen by the arm); return the file."""
+
+    @property
+    def at_episode_boundary(self) -> bool:
+        """Whether a checkpoint taken now resumes exactly (the runner waits for it when it can)."""
+
+    def diagnose(self) -> str | None:
+        """None while losses and parameters are finite; otherwise the cause, for status 'diverged'."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole training state, picklable: networks, optimizers, replay buffer, RNGs, counters."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a ``state_dict()``; the next ``learn`` picks up where it stopped."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,41 @@ class SB3Agent:
         path = Path(path).with_suffix(".zip")
         self.model.save(path)
         return path
+
+    @property
+    def at_episode_boundary(self) -> bool:
+        """Always: SB3 restarts the episode on resume anyway (its env state is not saved)."""
+        return True
+
+    def diagnose(self) -> str | None:
+        """None if every network parameter (and the last logged loss, if any) is finite."""
+        logger = getattr(self.model, "_logger", None)  # set once learning has started
+        for key in ("train/critic_loss", "train/actor_loss"):
+            value = logger.name_to_value.get(key) if logger is not None else None
+            if value is not None and not np.isfinite(value):
+                return f"{key.split('/')[1]} is {value} at update {self.num_updates}"
+        for name, param in self.model.policy.named_parameters():
+            if not torch.isfinite(param).all():
+                return f"parameter {name} is not finite at update {self.num_updates}"
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The model (networks, optimizers, counters, noise), its replay buffer, and the global RNG
+        states SB3 draws from. Resuming restarts the current episode (SB3 does not save env state)."""
+        model, buffer = io.BytesIO(), io.BytesIO()
+        self.model.save(model)
+        self.model.save_replay_buffer(buffer)
+        return {"model": model.getvalue(), "replay_buffer": buffer.getvalue(),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                        "torch": torch.get_rng_state()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        algo_cls, env, device = type(self.model), self.model.get_env(), self.model.device
+        self.model = algo_cls.load(io.BytesIO(state["model"]), env=env, device=device)
+        self.model.load_replay_buffer(io.BytesIO(state["replay_buffer"]))
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
 
     def parameters(self) -> dict[str, torch.Tensor]:
         """Every network tensor by name (policy and targets), for equality checks."""
