@@ -32,6 +32,10 @@ from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 StepCallback = Callable[[int], bool]
 
 
+class TrainingDiverged(FloatingPointError):
+    """A loss became NaN or infinite; the update was not applied."""
+
+
 class TD3:
     """The agent. ``env`` has a Box action space; actions are learned in [-1, 1] and rescaled."""
 
@@ -84,6 +88,7 @@ class TD3:
 
         q1, q2 = self.critic(batch.observations, batch.actions)
         critic_loss = _weighted_mse(q1, target_q, batch.weights) + _weighted_mse(q2, target_q, batch.weights)
+        _require_finite(critic_loss, "critic loss", self.num_updates + 1)
         self.critic_optimizer.zero_grad()
         critic_loss.backward()
         self.critic_optimizer.step()
@@ -97,6 +102,7 @@ class TD3:
         if self.num_updates % c.policy_delay == 0:
             self.critic.requires_grad_(False)  # the actor step needs dQ/da, not the critic's weight gradients
             actor_loss = -self.critic.q1(batch.observations, self.actor(batch.observations)).mean()
+            _require_finite(actor_loss, "actor loss", self.num_updates)
             self.actor_optimizer.zero_grad()
             actor_loss.backward()
             self.actor_optimizer.step()
@@ -147,7 +153,8 @@ class TD3:
 
             due = (self.num_timesteps % c.train_freq == 0 if c.train_freq_unit == "step"
                    else episode_over and self.num_episodes % c.train_freq == 0)
-            if due and self.num_timesteps > c.learning_starts:
+            # n-step windows reach the buffer n-1 steps late: never train on an empty buffer.
+            if due and self.num_timesteps > c.learning_starts and len(self.buffer) > 0:
                 self._train_round(self.steps_since_train if c.gradient_steps == -1 else c.gradient_steps)
                 self.steps_since_train = 0
             # Last in the step, so a stop here leaves nothing of this step undone.
@@ -237,6 +244,11 @@ class TD3:
             # The env cannot be put back mid-episode: the next step starts a fresh episode, and the
             # pending n-step window of the cut one is dropped rather than joined to it.
             self.nstep = NStepAccumulator(self.config.n_steps, self.config.gamma)
+
+
+def _require_finite(loss: torch.Tensor, name: str, update: int) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"{name} is {loss.item()} at update {update}")
 
 
 def _weighted_mse(q: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

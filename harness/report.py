@@ -59,7 +59,7 @@ def load_study(study_dir: Path) -> Study:
                "steps_per_s": timings.get("steps_per_s"), "wall_s": timings.get("wall_s"),
                "updates": meta.get("result", {}).get("updates"), "hp_sources": "; ".join(spec["hp_sources"]),
                "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
-               "commit": meta.get("git", {}).get("commit"), "dir": str(run_dir)}
+               "commit": meta.get("git", {}).get("commit"), "dir": str(run_dir), "cause": _cause(meta)}
         try:
             ev = pd.read_csv(run_dir / "evals.csv")
         except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -138,7 +138,8 @@ def write_report(study_dir: Path, reps: int = 10_000) -> Path:
             lines += [f"## {env}", ""]
             sub = table[table["env"] == env].drop(columns="env")
             lines += [sub.to_markdown(index=False, floatfmt=".1f"), ""]
-            if (study.evals["env"] == env).any():
+            complete = (study.evals["env"] == env) & (study.evals["status"] == results.STATUS_COMPLETE)
+            if complete.any():
                 png = plot_learning_curves(study, env, study.root / f"curves_{env}.png")
                 lines += [f"![learning curves for {env}]({png.name})", ""]
         lines += _unfinished(study) + _hyperparameters(study)
@@ -166,8 +167,18 @@ def _unfinished(study: Study) -> list[str]:
     if bad.empty:
         return []
     lines = ["## Runs not included (not complete)", ""]
-    lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.status}" for row in bad.itertuples()]
+    lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.cause}" for row in bad.itertuples()]
     return lines + [""]
+
+
+def _cause(meta: dict) -> str:
+    """'complete', 'diverged at step N: <cause>', 'failed: <error>', 'running' ..."""
+    status = meta.get("status", "unknown")
+    if status == results.STATUS_DIVERGED and "divergence" in meta:
+        return f"diverged at step {meta['divergence']['step']:,}: {meta['divergence']['cause']}"
+    if meta.get("error"):
+        return f"{status}: {meta['error']}"
+    return status
 
 
 def _hyperparameters(study: Study) -> list[str]:

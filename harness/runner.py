@@ -235,7 +235,10 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
     try:
         if len(log) == 0:
             evaluate(0)
-        agent.learn(budget.total_steps, on_step)
+        try:
+            agent.learn(budget.total_steps, on_step)
+        except FloatingPointError as exc:  # an agent's own NaN check (custom_td3.TrainingDiverged)
+            raise Diverged(agent.num_timesteps, str(exc)) from exc
         evaluate(agent.num_timesteps)
         model = agent.save(run_dir / "model")
     finally:

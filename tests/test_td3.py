@@ -79,6 +79,12 @@ def test_warm_up_is_random_then_learning_starts():
     assert agent.num_updates == 50  # one gradient step per env step after learning_starts
 
 
+def test_n_step_learning_waits_for_the_first_window():
+    agent = make(learning_starts=0, n_steps=3)
+    agent.learn(5)
+    assert len(agent.buffer) == 3 and agent.num_updates == 3  # steps 3, 4, 5 each emit one window
+
+
 def test_episode_train_freq_and_all_gradient_steps():
     agent = make(learning_starts=0, train_freq=1, train_freq_unit="episode", gradient_steps=-1)
     agent.learn(399)
