@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,8 +49,8 @@ def load_study(study_dir: Path) -> Study:
     for meta_path in sorted(study_dir.glob("*/*/meta.json")):
         run_dir = meta_path.parent
         meta = results.read_meta(run_dir)
-        if meta is None:
-            problems.append(f"{run_dir.relative_to(study_dir)}: meta.json unreadable; run skipped")
+        if meta is None or "spec" not in meta:
+            problems.append(f"{run_dir.relative_to(study_dir)}: meta.json unreadable or incomplete; run skipped")
             continue
         spec, timings = meta["spec"], meta.get("timings", {})
         row = {"arm": spec["arm"], "env": spec["env_id"].rpartition(":")[2], "seed": spec["seed"],
@@ -61,9 +62,14 @@ def load_study(study_dir: Path) -> Study:
                "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
                "commit": meta.get("git", {}).get("commit"), "dir": str(run_dir), "cause": _cause(meta)}
         try:
+            short = _short_row(run_dir / "evals.csv", 5 + row["eval_episodes"])
             ev = pd.read_csv(run_dir / "evals.csv")
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             problems.append(f"{run_dir.relative_to(study_dir)}: evals.csv unreadable ({exc}); run skipped")
+            continue
+        if short is not None:
+            problems.append(f"{run_dir.relative_to(study_dir)}: evals.csv is truncated or corrupted "
+                            f"(row {short} incomplete); run skipped")
             continue
         if not ev.empty:
             eval_frames.append(ev[["step", "updates", "wall_s", "return_mean"]].assign(
@@ -169,6 +175,22 @@ def _unfinished(study: Study) -> list[str]:
     lines = ["## Runs not included (not complete)", ""]
     lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.cause}" for row in bad.itertuples()]
     return lines + [""]
+
+
+def _short_row(path: Path, fields: int) -> int | None:
+    """The 1-based number of the first data row of ``path`` without ``fields`` values, or None.
+
+    A row cut short (a crash mid-write, a partial copy) has fewer fields; NaN returns written by
+    a diverged run are whole rows and pass.
+    """
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or len(rows[0]) != fields:
+        raise ValueError(f"header has {len(rows[0]) if rows else 0} columns, expected {fields}")
+    for number, values in enumerate(rows[1:], start=1):
+        if len(values) != fields or any(v == "" for v in values):
+            return number
+    return None
 
 
 def _cause(meta: dict) -> str:

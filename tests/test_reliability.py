@@ -119,3 +119,22 @@ def test_unwritable_results_directory(run_cli, tmp_path):
     blocker.write_text("not a directory")
     code, _, err = run_cli("compare", "--env", "Pendulum-v1", "--results", blocker / "results", "--no-estimate")
     assert code == 2 and "is not writable" in err and "--results" in err
+
+
+def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
+    code, _, err = run_cli("compare", "--env", "Pendulum-v1", "--algos", "sb3-ddpg", "--steps", "400",
+                           "--eval-freq", "200", "--eval-episodes", "2", "--seeds", "3", "--hp", "net_arch=[16,16]",
+                           "--results", tmp_path, "--study", "bad", "--progress", "quiet", "--no-estimate")
+    assert code == 0, err
+    runs = tmp_path / "bad" / "sb3-ddpg"
+    meta = runs / "Pendulum-v1_0" / "meta.json"
+    meta.write_text(meta.read_text()[:40])  # cut mid-file, as a crash during a copy would
+    evals = runs / "Pendulum-v1_1" / "evals.csv"
+    evals.write_text(evals.read_text()[:-12])  # last row cut short
+    code, out, _ = run_cli("report", "--study", "bad", "--results", tmp_path)
+    assert code == 0
+    report = (tmp_path / "bad" / "report.md").read_text()
+    assert "## Problems reading results" in report
+    assert "sb3-ddpg/Pendulum-v1_0: meta.json unreadable or incomplete; run skipped" in report
+    assert "sb3-ddpg/Pendulum-v1_1: evals.csv is truncated or corrupted (row 3 incomplete); run skipped" in report
+    assert "| sb3-ddpg | 1/1 " in report  # only the intact run is summarized
