@@ -62,8 +62,8 @@ def buffer_megabytes(env_id: str, capacity: int = 1_000_000) -> dict[str, float]
 
 
 def run(env_id: str = "BipedalWalker-v3", steps: int = 1000, warmup: int = 1000, rounds: int = 3,
-        threads: int = 2, variants: Sequence[str] = tuple(VARIANTS)) -> dict[str, float]:
-    """Median steps/s per variant; prints one line per measurement and a summary."""
+        threads: int = 2, variants: Sequence[str] = tuple(VARIANTS)) -> dict[str, list[float]]:
+    """Steps/s per variant and round (rounds alternate the variants); prints each measurement."""
     rates: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(rounds):
         for v in variants:
@@ -71,4 +71,10 @@ def run(env_id: str = "BipedalWalker-v3", steps: int = 1000, warmup: int = 1000,
             rate = measure(arm, overrides, env_id, warmup, steps, threads, seed=r)
             rates[v].append(rate)
             print(f"round {r + 1}/{rounds}  {v:<20} {rate:7.1f} env steps/s", flush=True)
-    return {v: statistics.median(x) for v, x in rates.items()}
+    return rates
+
+
+def paired_ratio(rates: dict[str, list[float]], variant: str, reference: str) -> float:
+    """Median over rounds of variant/reference measured in the same round: robust to the machine
+    speeding up or slowing down between rounds, which a ratio of medians is not."""
+    return statistics.median(a / b for a, b in zip(rates[variant], rates[reference], strict=True))

@@ -67,10 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="with no --checkpoint-every: at most this many minutes of work at risk (default 10)")
 
-    r = sub.add_parser("report", help="write results/<study>/report.md and its figures")
+    r = sub.add_parser("report", help="write results/<study>/report.md, a self-contained report.html and figures")
     r.add_argument("--study", required=True, help="study name under the results root")
     r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
+    r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (reports are deterministic given it)")
+
+    rs = sub.add_parser("reference-scores", help="measure a uniform-random policy's score with the evaluation protocol")
+    rs.add_argument("--env", required=True, help="gymnasium id(s), comma-separated")
+    rs.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
 
     b = sub.add_parser("bench", help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)")
     b.add_argument("--env", default="BipedalWalker-v3", help="env id (default BipedalWalker-v3)")
@@ -122,8 +127,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import write_report
 
-    path = write_report(args.results / args.study, reps=args.bootstrap_reps)
-    print(f"report: {path}")
+    path = write_report(args.results / args.study, reps=args.bootstrap_reps, seed=args.seed)
+    print(f"report: {path} and {path.with_suffix('.html')}")
+    return 0
+
+
+def cmd_reference_scores(args: argparse.Namespace) -> int:
+    from harness import reference
+    from harness.compare import parse_list
+    from harness.envs import env_name, resolve_env_id
+
+    for env_id in parse_list(args.env, "--env"):
+        resolve_env_id(env_id)
+        score = reference.measure_random(env_id, args.episodes)
+        ref = reference.lookup(env_id)
+        print(f"{env_name(env_id)}:\n  random: {score:.2f}  # uniform random actions, {args.episodes} episodes "
+              f"of the evaluation protocol\n  threshold: {ref.threshold}  # {ref.source}")
     return 0
 
 
@@ -141,16 +160,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {threads} torch thread(s), "
           f"{args.rounds} alternating rounds; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{available_cores()} cores")
+    import statistics
+
     rates = bench.run(env_id, args.steps, args.warmup, args.rounds, threads)
-    sb3 = rates["sb3-td3"]
-    for name, rate in rates.items():
-        print(f"median  {name:<20} {rate:7.1f} env steps/s  ({rate / sb3:.2f}x sb3-td3)")
-    uniform, per = rates["td3 uniform 1-step"], rates["td3 PER 3-step"]
-    print(f"PER + 3-step cost vs uniform 1-step: {100 * (uniform / per - 1):+.1f}% time per step")
+    for name, values in rates.items():
+        ratio = bench.paired_ratio(rates, name, "sb3-td3")
+        print(f"median  {name:<20} {statistics.median(values):7.1f} env steps/s  ({ratio:.2f}x sb3-td3, "
+              "median of per-round ratios)")
+    per_cost = 1 / bench.paired_ratio(rates, "td3 PER 3-step", "td3 uniform 1-step") - 1
+    print(f"PER + 3-step cost vs uniform 1-step: {100 * per_cost:+.1f}% time per step")
     memory = bench.buffer_megabytes(env_id)
     print(f"replay memory at 1,000,000 transitions: {memory['uniform']:.0f} MiB uniform, "
           f"{memory['prioritized']:.0f} MiB prioritized")
-    print(f"speedup_vs_sb3: {uniform / sb3:.2f}")
+    print(f"speedup_vs_sb3: {bench.paired_ratio(rates, 'td3 uniform 1-step', 'sb3-td3'):.2f}")
     return 0
 
 
@@ -174,7 +196,7 @@ def cmd_hyperparams(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
-               "hyperparams": cmd_hyperparams}[args.command]
+               "hyperparams": cmd_hyperparams, "reference-scores": cmd_reference_scores}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

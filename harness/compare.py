@@ -142,7 +142,7 @@ def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, d
     failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
     if report:
         path = write_report(Path(results_root) / study.name)
-        display.line(f"report: {path}")
+        display.line(f"report: {path} and {path.with_suffix('.html')}")
     if failed:
         display.line(f"{len(failed)} run(s) did not complete: "
                      + ", ".join(f"{s['key']} ({s['status']})" for s in failed) + " (see their meta.json)")

@@ -1,4 +1,10 @@
-"""The study report: results tree -> tidy DataFrames -> table and learning curves -> report.md."""
+"""The study report: results tree -> tidy DataFrames -> statistics and figures -> report.md and report.html.
+
+Statistics follow Agarwal et al. (2021): IQM, mean and median of final scores with 95%
+bootstrap CIs over seeds (stratified by env when envs are pooled), probability of improvement
+between every pair of arms, performance profiles, and optimality gaps against each env's
+threshold. Only complete runs enter the statistics; the others are listed with their cause.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,16 @@ import csv
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import permutations
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from harness import results, stats  # noqa: E402
-from harness.agents import ARMS  # noqa: E402
-from harness.errors import UsageError  # noqa: E402
-from harness.progress import fmt_duration  # noqa: E402
+from harness import plots, reference, results, stats
+from harness.errors import UsageError
+from harness.htmlreport import to_html
+from harness.progress import fmt_duration
 
 
 @dataclass
@@ -32,12 +34,14 @@ class Study:
     evals: pd.DataFrame
     problems: list[str]
 
+    def complete(self, env: str) -> pd.DataFrame:
+        r = self.runs
+        return r[(r["env"] == env) & (r["status"] == results.STATUS_COMPLETE)]
 
-def arm_colors(arms: list[str]) -> dict[str, tuple[float, float, float]]:
-    """One color per arm, fixed by the registry's order so every figure agrees."""
-    order = list(ARMS) + sorted(a for a in arms if a not in ARMS)
-    palette = sns.color_palette("colorblind", n_colors=max(10, len(order)))
-    return {a: palette[order.index(a)] for a in arms}
+    def finals(self, env: str) -> dict[str, np.ndarray]:
+        """Final score (mean return of the last evaluation) of every complete run, per arm."""
+        done = self.complete(env)
+        return {arm: g["final_return"].to_numpy(float) for arm, g in done.groupby("arm")}
 
 
 def load_study(study_dir: Path) -> Study:
@@ -48,28 +52,29 @@ def load_study(study_dir: Path) -> Study:
     run_rows, eval_frames, problems = [], [], []
     for meta_path in sorted(study_dir.glob("*/*/meta.json")):
         run_dir = meta_path.parent
+        where = run_dir.relative_to(study_dir)
         meta = results.read_meta(run_dir)
         if meta is None or "spec" not in meta:
-            problems.append(f"{run_dir.relative_to(study_dir)}: meta.json unreadable or incomplete; run skipped")
+            problems.append(f"{where}: meta.json unreadable or incomplete; run skipped")
             continue
         spec, timings = meta["spec"], meta.get("timings", {})
         row = {"arm": spec["arm"], "env": spec["env_id"].rpartition(":")[2], "seed": spec["seed"],
-               "status": meta["status"], "total_steps": spec["budget"]["total_steps"],
+               "status": meta["status"], "cause": _cause(meta), "total_steps": spec["budget"]["total_steps"],
                "budget": spec["budget"]["preset"], "eval_episodes": spec["budget"]["eval_episodes"],
                "learning_starts": spec["hyperparameters"].get("learning_starts"),
                "steps_per_s": timings.get("steps_per_s"), "wall_s": timings.get("wall_s"),
                "updates": meta.get("result", {}).get("updates"), "hp_sources": "; ".join(spec["hp_sources"]),
                "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
-               "commit": meta.get("git", {}).get("commit"), "dir": str(run_dir), "cause": _cause(meta)}
+               "commit": meta.get("git", {}).get("commit"), "versions": json.dumps(meta.get("versions", {})),
+               "dir": str(run_dir)}
         try:
             short = _short_row(run_dir / "evals.csv", 5 + row["eval_episodes"])
             ev = pd.read_csv(run_dir / "evals.csv")
         except (OSError, ValueError, pd.errors.ParserError) as exc:
-            problems.append(f"{run_dir.relative_to(study_dir)}: evals.csv unreadable ({exc}); run skipped")
+            problems.append(f"{where}: evals.csv unreadable ({exc}); run skipped")
             continue
         if short is not None:
-            problems.append(f"{run_dir.relative_to(study_dir)}: evals.csv is truncated or corrupted "
-                            f"(row {short} incomplete); run skipped")
+            problems.append(f"{where}: evals.csv is truncated or corrupted (row {short} incomplete); run skipped")
             continue
         if not ev.empty:
             eval_frames.append(ev[["step", "updates", "wall_s", "return_mean"]].assign(
@@ -83,89 +88,178 @@ def load_study(study_dir: Path) -> Study:
     return Study(study_dir.name, study_dir, runs, evals, problems)
 
 
-def summary_table(runs: pd.DataFrame, reps: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """Per env and arm, over complete runs: final return mean with 95% bootstrap CI, IQM, cost."""
+def _ci(point: float, ci: tuple[float, float]) -> str:
+    return f"{point:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
+
+
+def final_table(finals: dict[str, np.ndarray], threshold: float | None, reps: int, seed: int) -> pd.DataFrame:
+    """Per arm: runs, IQM, mean and median with 95% bootstrap CIs, and the optimality gap if a threshold exists."""
     rows = []
-    for (env, arm), group in runs.groupby(["env", "arm"], sort=True):
-        done = group[group["status"] == results.STATUS_COMPLETE]
-        scores = done["final_return"].to_numpy(dtype=float)
-        lo, hi = stats.bootstrap_ci(scores, reps=reps, seed=seed)
-        rows.append({
-            "env": env, "arm": arm, "seeds": f"{len(done)}/{len(group)}",
-            "final return (mean)": scores.mean() if scores.size else np.nan,
-            "95% CI": f"[{lo:.1f}, {hi:.1f}]" if scores.size else "-",
-            "IQM": stats.iqm(scores) if scores.size else np.nan,
-            "env steps/s": done["steps_per_s"].mean() if len(done) else np.nan,
-            "wall-clock/run": fmt_duration(done["wall_s"].mean()) if len(done) else "-",
-        })
+    for arm in plots.arm_order(list(finals)):
+        x = finals[arm]
+        row = {"arm": arm, "runs": x.size}
+        for name, fn in (("IQM", stats.iqm), ("mean", stats.mean), ("median", stats.median)):
+            row[name] = _ci(fn(x), stats.bootstrap_ci(x, fn, reps, seed=seed))
+        if threshold is not None:
+            gap = lambda s, t=threshold: stats.optimality_gap(s, t)  # noqa: E731
+            row["optimality gap"] = _ci(gap(x), stats.bootstrap_ci(x, gap, reps, seed=seed))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def plot_learning_curves(study: Study, env: str, path: Path, seed: int = 0) -> Path:
-    """Return vs env steps for one env: mean over complete seeds per arm with a 95% bootstrap band."""
-    data = study.evals[(study.evals["env"] == env) & (study.evals["status"] == results.STATUS_COMPLETE)]
-    runs = study.runs[(study.runs["env"] == env) & (study.runs["status"] == results.STATUS_COMPLETE)]
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(8, 5))
-    arms = sorted(data["arm"].unique(), key=lambda a: list(ARMS).index(a) if a in ARMS else len(ARMS))
-    sns.lineplot(data=data, x="step", y="return_mean", hue="arm", hue_order=arms, palette=arm_colors(arms),
-                 errorbar=("ci", 95), n_boot=2000, seed=seed, ax=ax)
-    starts = runs["learning_starts"].dropna().unique()
-    if len(starts) == 1 and 0 < starts[0]:
-        ax.axvline(starts[0], color="0.4", linestyle=":", linewidth=1)
-        ax.annotate("learning starts", (starts[0], 1), xycoords=("data", "axes fraction"), xytext=(4, -12),
-                    textcoords="offset points", fontsize=8, color="0.3")
-    seeds = runs.groupby("arm")["seed"].nunique()
-    budget = runs["budget"].iloc[0] if len(runs) else "?"
-    total = int(runs["total_steps"].iloc[0]) if len(runs) else 0
-    ax.set_title(f"{env}: {budget} budget, {total:,} env steps per run, "
-                 f"{int(seeds.min()) if len(seeds) else 0} seeds per arm")
-    episodes = int(runs["eval_episodes"].iloc[0]) if len(runs) else 0
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"evaluation return (mean of {episodes} episodes)")
-    ax.legend(title="arm (mean, 95% CI over seeds)", loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+def improvement_table(finals: dict[str, list[np.ndarray]], reps: int, seed: int) -> pd.DataFrame:
+    """P(X > Y) with a 95% stratified-bootstrap CI for every ordered pair of arms."""
+    rows = []
+    for x, y in permutations(plots.arm_order(list(finals)), 2):
+        poi = stats.probability_of_improvement(finals[x], finals[y])
+        ci = stats.stratified_bootstrap_ci([finals[x], finals[y]], stats.probability_of_improvement, reps, seed=seed)
+        rows.append({"X": x, "Y": y, "P(X > Y)": f"{poi:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"})
+    return pd.DataFrame(rows)
 
 
-def write_report(study_dir: Path, reps: int = 10_000) -> Path:
-    """Write ``report.md`` and one ``curves_<env>.png`` per env into the study directory."""
+def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.DataFrame:
+    """Per arm: env steps at which each seed's evaluation first reaches the threshold."""
+    rows = []
+    evals = study.evals[study.evals["env"] == env]
+    for arm, group in study.complete(env).groupby("arm"):
+        reached = {}
+        for seed in sorted(group["seed"]):
+            ev = evals[(evals["arm"] == arm) & (evals["seed"] == seed)]
+            reached[seed] = stats.steps_to_threshold(ev["step"].to_numpy(), ev["return_mean"].to_numpy(), threshold)
+        hits = [s for s in reached.values() if s is not None]
+        rows.append({"arm": arm,
+                     "steps to threshold, per seed": ", ".join(f"{k}: {_steps(v)}" for k, v in reached.items()),
+                     "median (seeds that reached it)": _steps(int(np.median(hits))) if hits else "-",
+                     "never reached": f"{len(reached) - len(hits)} of {len(reached)}"})
+    order = plots.arm_order([r["arm"] for r in rows])
+    return pd.DataFrame(sorted(rows, key=lambda r: order.index(r["arm"])))
+
+
+def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run: env steps/s of training, gradient updates, wall-clock."""
+    done = runs[runs["status"] == results.STATUS_COMPLETE]
+    order = {a: i for i, a in enumerate(plots.arm_order(list(done["arm"].unique())))}
+    done = done.sort_values(["env", "arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c)
+    return pd.DataFrame({"env": done["env"], "arm": done["arm"], "seed": done["seed"],
+                         "env steps/s": done["steps_per_s"].round(1), "gradient updates": done["updates"],
+                         "wall-clock": [fmt_duration(w) for w in done["wall_s"]]})
+
+
+def hyperparameter_table(runs: pd.DataFrame, env: str) -> pd.DataFrame:
+    """Every hyperparameter (rows) per arm (columns); values that differ between arms in bold."""
+    per_arm = {arm: json.loads(g["hyperparameters"].iloc[0]) for arm, g in runs[runs["env"] == env].groupby("arm")}
+    arms = plots.arm_order(list(per_arm))
+    keys = sorted(set().union(*per_arm.values()))
+    rows = []
+    for key in keys:
+        values = [per_arm[a].get(key, "—") for a in arms]
+        differs = len({json.dumps(v) for v in values}) > 1
+        rows.append({"hyperparameter": f"**{key}**" if differs else key,
+                     **{a: f"**{v}**" if differs else str(v) for a, v in zip(arms, values)}})
+    return pd.DataFrame(rows)
+
+
+def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
+    """Write ``report.md``, a self-contained ``report.html`` and the figures into the study directory."""
     study = load_study(study_dir)
-    lines = [f"# Study `{study.name}`", "",
-             f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}`.", ""]
+    md = [f"# Study `{study.name}`", "",
+          f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}` "
+          f"({reps:,} bootstrap resamples, seed {seed}).", ""]
     if study.runs.empty:
-        lines += ["No runs found.", ""]
+        md += ["No runs found.", ""]
     else:
-        lines += _overview(study)
-        table = summary_table(study.runs, reps=reps)
+        md += _overview(study)
         for env in sorted(study.runs["env"].unique()):
-            lines += [f"## {env}", ""]
-            sub = table[table["env"] == env].drop(columns="env")
-            lines += [sub.to_markdown(index=False, floatfmt=".1f"), ""]
-            complete = (study.evals["env"] == env) & (study.evals["status"] == results.STATUS_COMPLETE)
-            if complete.any():
-                png = plot_learning_curves(study, env, study.root / f"curves_{env}.png")
-                lines += [f"![learning curves for {env}]({png.name})", ""]
-        lines += _unfinished(study) + _hyperparameters(study)
+            md += _env_section(study, env, reps, seed)
+        md += _aggregate_section(study, reps, seed)
+        md += ["## Cost per run", "", cost_table(study.runs).to_markdown(index=False), ""]
+        md += _unfinished(study) + _provenance(study)
     if study.problems:
-        lines += ["## Problems reading results", ""] + [f"- {p}" for p in study.problems] + [""]
-    path = study.root / "report.md"
-    results.atomic_write(path, "\n".join(lines))
-    return path
+        md += ["## Problems reading results", ""] + [f"- {p}" for p in study.problems] + [""]
+    text = "\n".join(md)
+    results.atomic_write(study.root / "report.md", text)
+    results.atomic_write(study.root / "report.html", to_html(text, study.root, title=f"Study {study.name}"))
+    return study.root / "report.md"
 
 
 def _overview(study: Study) -> list[str]:
     r = study.runs
     return [
         f"- runs: {len(r)} ({(r['status'] == results.STATUS_COMPLETE).sum()} complete); "
-        f"arms: {', '.join(sorted(r['arm'].unique()))}; seeds: {', '.join(map(str, sorted(r['seed'].unique())))}",
-        f"- budget: {', '.join(sorted(r['budget'].unique()))}; final return is the mean of the last "
-        "evaluation's episodes per seed; CI is a 95% percentile bootstrap over seeds; IQM is the 25%-trimmed mean over seeds",
-        f"- commits: {', '.join(sorted({str(c)[:10] for c in r['commit']}))}",
+        f"arms: {', '.join(plots.arm_order(list(r['arm'].unique())))}; "
+        f"seeds: {', '.join(map(str, sorted(r['seed'].unique())))}; budget: {', '.join(sorted(r['budget'].unique()))}",
+        "- **How to read it.** A run's *final score* is the mean return of its last evaluation. Per env, "
+        "IQM (the mean of the middle 50% of runs), mean and median come with 95% percentile-bootstrap CIs over "
+        "seeds. *P(X > Y)* is the probability that a run of X beats a run of Y (0.5: no difference); a CI "
+        "excluding 0.5 is a difference the seeds support. The *optimality gap* is the mean shortfall below the "
+        "env's threshold (0: every run reaches it). The *performance profile* shows, for each score tau, the "
+        "fraction of runs scoring above it: a curve above another is better everywhere.",
         "",
     ]
+
+
+def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
+    ref = reference.lookup(env)
+    finals = study.finals(env)
+    md = [f"## {env}", ""]
+    if not finals:
+        return md + ["No complete runs.", ""]
+    done = study.complete(env)
+    budget = f"{done['budget'].iloc[0]} budget, {int(done['total_steps'].iloc[0]):,} env steps per run"
+    threshold = f"threshold {ref.threshold:g} ({ref.source})" if ref.threshold is not None else "no threshold"
+    md += [f"{budget}; {threshold}.", ""]
+    evals = study.evals[(study.evals["env"] == env) & (study.evals["status"] == results.STATUS_COMPLETE)]
+    starts = done["learning_starts"].dropna().unique()
+    curves = plots.learning_curves(evals, env, f"{env}: {budget}", int(done["eval_episodes"].iloc[0]), ref.threshold,
+                                   starts[0] if len(starts) == 1 and starts[0] > 0 else None,
+                                   study.root / f"curves_{env}.png", min(reps, 2000), seed)
+    md += [f"![learning curves for {env}]({curves.name})", ""]
+    md += ["### Final performance", "", final_table(finals, ref.threshold, reps, seed).to_markdown(index=False), ""]
+    if len(finals) > 1:
+        per_task = {a: [x] for a, x in finals.items()}
+        md += ["### Probability of improvement", "", improvement_table(per_task, reps, seed).to_markdown(index=False), ""]
+    profile = plots.performance_profile(finals, f"{env}: performance profile of final scores", "final score (tau)",
+                                        study.root / f"profile_{env}.png", min(reps, 2000), seed)
+    md += [f"![performance profile for {env}]({profile.name})", ""]
+    if ref.threshold is not None:
+        md += [f"### Sample efficiency (env steps to reach {ref.threshold:g})", "",
+               sample_efficiency_table(study, env, ref.threshold).to_markdown(index=False), ""]
+    return md
+
+
+def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:
+    envs = sorted(study.runs["env"].unique())
+    if len(envs) < 2:
+        return []
+    md = ["## All envs together (min-max normalized)", ""]
+    refs = {e: reference.lookup(e) for e in envs}
+    missing = [e for e, r in refs.items() if r.random is None or r.threshold is None]
+    if missing:
+        return md + [f"Not computed: {', '.join(missing)} lack a random-policy score or a threshold "
+                     f"(add them to hyperparams/reference_scores.yml; `python -m harness reference-scores` "
+                     "measures the random score).", ""]
+    per_arm: dict[str, list[np.ndarray]] = {}
+    for env in envs:
+        for arm, x in study.finals(env).items():
+            per_arm.setdefault(arm, []).append(stats.normalize(x, refs[env].random, refs[env].threshold))
+    arms = [a for a, xs in per_arm.items() if len(xs) == len(envs)]
+    rows = []
+    for arm in plots.arm_order(arms):
+        row = {"arm": arm}
+        for name, fn in (("IQM", stats.iqm), ("mean", stats.mean), ("median", stats.median),
+                         ("optimality gap", stats.optimality_gap)):
+            row[name] = f"{fn(per_arm[arm]):.3f} [" + ", ".join(
+                f"{v:.3f}" for v in stats.stratified_bootstrap_ci([per_arm[arm]], fn, reps, seed=seed)) + "]"
+        rows.append(row)
+    md += ["Scores normalized per env: 0 is the random policy, 1 the threshold; CIs by the stratified "
+           "bootstrap (runs resampled within each env).", "", pd.DataFrame(rows).to_markdown(index=False), ""]
+    if len(arms) > 1:
+        md += [improvement_table({a: per_arm[a] for a in arms}, reps, seed).to_markdown(index=False), ""]
+    pooled = {a: np.concatenate(per_arm[a]) for a in arms}
+    profile = plots.performance_profile(pooled, "All envs: performance profile (normalized)",
+                                        "normalized final score (tau)", study.root / "profile_all.png",
+                                        min(reps, 2000), seed)
+    return md + [f"![performance profile over all envs]({profile.name})", ""]
 
 
 def _unfinished(study: Study) -> list[str]:
@@ -175,6 +269,25 @@ def _unfinished(study: Study) -> list[str]:
     lines = ["## Runs not included (not complete)", ""]
     lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.cause}" for row in bad.itertuples()]
     return lines + [""]
+
+
+def _provenance(study: Study) -> list[str]:
+    r = study.runs
+    md = ["## Provenance", "",
+          f"- commits: {', '.join(sorted({str(c)[:10] for c in r['commit']}))}"]
+    for versions in sorted(set(r["versions"])):
+        md.append("- versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(versions).items()))
+    for env in sorted(r["env"].unique()):
+        sources = r[r["env"] == env].groupby("arm")["hp_sources"].first()
+        md += ["", f"### Hyperparameters on {env}", "",
+               "Values that differ between arms are in bold. Sources: "
+               + "; ".join(f"**{a}** {sources[a]}" for a in plots.arm_order(list(sources.index))), "",
+               hyperparameter_table(r, env).to_markdown(index=False)]
+    return md + [""]
+
+
+def _steps(value: int | None) -> str:
+    return "never" if value is None else f"{value:,}"
 
 
 def _short_row(path: Path, fields: int) -> int | None:
@@ -201,12 +314,3 @@ def _cause(meta: dict) -> str:
     if meta.get("error"):
         return f"{status}: {meta['error']}"
     return status
-
-
-def _hyperparameters(study: Study) -> list[str]:
-    lines = ["## Hyperparameters", ""]
-    for (env, arm), group in study.runs.groupby(["env", "arm"], sort=True):
-        hp = json.loads(group["hyperparameters"].iloc[0])
-        lines += [f"- **{arm}** on {env} (from {group['hp_sources'].iloc[0]}): "
-                  + ", ".join(f"`{k}={v}`" for k, v in hp.items())]
-    return lines + [""]

@@ -1,36 +1,100 @@
-"""Small pure statistics over per-seed scores. ``scores`` is a 1-D array, one value per seed."""
+"""Small pure statistics for RL results, after Agarwal et al. (2021) and the rliable library.
+
+Scores of one arm are a list of per-task arrays, ``[scores_task_0 (runs_0,), scores_task_1 (runs_1,), ...]``
+(runs may differ per task); a single task is a list of one array. rliable itself does not import
+with pandas 3 (its dependency ``arch`` fails), so these are written on numpy/scipy and tested
+against the definitions on small arrays with exact answers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats as sps
 
-
-def iqm(scores: np.ndarray) -> float:
-    """Interquartile mean: the mean of the middle 50% (25% trimmed from each end, as rliable)."""
-    return float(sps.trim_mean(np.asarray(scores, dtype=float), 0.25))
+Scores = Sequence[np.ndarray]
 
 
-def bootstrap_ci(
-    scores: np.ndarray,
-    statistic: Callable[[np.ndarray], float] = np.mean,
+def _flat(scores: Scores | np.ndarray) -> np.ndarray:
+    if isinstance(scores, np.ndarray):
+        return scores.astype(float).ravel()
+    return np.concatenate([np.asarray(s, dtype=float).ravel() for s in scores])
+
+
+def iqm(scores: Scores | np.ndarray) -> float:
+    """Interquartile mean of all runs of all tasks: the mean of the middle 50% (25% cut each end)."""
+    return float(sps.trim_mean(_flat(scores), 0.25))
+
+
+def mean(scores: Scores | np.ndarray) -> float:
+    return float(np.mean(_flat(scores)))
+
+
+def median(scores: Scores | np.ndarray) -> float:
+    return float(np.median(_flat(scores)))
+
+
+def optimality_gap(scores: Scores | np.ndarray, threshold: float = 1.0) -> float:
+    """Mean shortfall below ``threshold``: mean(max(threshold - score, 0)); 0 when every run reaches it."""
+    return float(np.mean(np.maximum(threshold - _flat(scores), 0.0)))
+
+
+def probability_of_improvement(x: Scores, y: Scores) -> float:
+    """P(X > Y): the chance that a run of arm X beats a run of arm Y on the same task, ties counting
+    half (the Mann-Whitney U statistic over n_x * n_y), averaged over tasks."""
+    per_task = []
+    for xs, ys in zip(x, y, strict=True):
+        xs, ys = np.asarray(xs, dtype=float)[:, None], np.asarray(ys, dtype=float)[None, :]
+        per_task.append(np.mean((xs > ys) + 0.5 * (xs == ys)))
+    return float(np.mean(per_task))
+
+
+def performance_profile(scores: Scores | np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """Fraction of runs (all tasks pooled) whose score exceeds each tau; shape (len(taus),)."""
+    flat = _flat(scores)
+    return (flat[None, :] > np.asarray(taus, dtype=float)[:, None]).mean(axis=1)
+
+
+def normalize(scores: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Min-max normalization: ``low`` (random policy) -> 0, ``high`` (threshold) -> 1."""
+    return (np.asarray(scores, dtype=float) - low) / (high - low)
+
+
+def steps_to_threshold(steps: np.ndarray, returns: np.ndarray, threshold: float) -> int | None:
+    """The first evaluation step whose return reaches ``threshold``; None if none does."""
+    hit = np.flatnonzero(np.asarray(returns, dtype=float) >= threshold)
+    return int(np.asarray(steps)[hit[0]]) if hit.size else None
+
+
+def stratified_bootstrap_ci(
+    groups: Sequence[Scores],
+    statistic: Callable[..., float],
     reps: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of ``statistic`` over seeds.
+    """Percentile CI of ``statistic(*groups)`` by the stratified bootstrap.
 
-    Resamples seeds with replacement ``reps`` times; deterministic given ``seed``. With one
-    score the interval is that score (there is nothing to resample).
+    ``groups`` holds one Scores per argument of ``statistic`` (one arm for IQM, two for P(X > Y));
+    every repetition resamples the runs of each task of each group with replacement, so tasks
+    keep their run counts (stratified by task). Deterministic given ``seed``.
     """
-    x = np.asarray(scores, dtype=float)
-    if x.size == 0:
-        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(reps, x.size))
-    values = np.array([statistic(row) for row in x[idx]]) if statistic is not np.mean else x[idx].mean(axis=1)
+    arrays = [[np.asarray(s, dtype=float) for s in g] for g in groups]
+    values = np.empty(reps)
+    for r in range(reps):
+        resampled = [[s[rng.integers(0, s.size, s.size)] for s in g] for g in arrays]
+        values[r] = statistic(*resampled)
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(values, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] = mean, reps: int = 10_000,
+                 confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """CI of ``statistic`` over the runs of one task (the one-task case of the stratified bootstrap)."""
+    x = np.asarray(scores, dtype=float)
+    if x.size == 0:
+        return float("nan"), float("nan")
+    return stratified_bootstrap_ci([[x]], lambda s: statistic(s[0]), reps, confidence, seed)

@@ -91,12 +91,14 @@ def test_meta_and_config_hold_every_hyperparameter(study):
 def test_report_has_one_row_per_algorithm_and_a_figure(study):
     root, _, _ = study
     report = (root / "e2e" / "report.md").read_text()
-    rows = [line for line in report.splitlines() if line.startswith("|") and line.split("|")[1].strip() in ARMS]
-    assert sorted(r.split("|")[1].strip() for r in rows) == sorted(ARMS)
-    assert len(rows) == 3 and all("| 2/2 " in r for r in rows)
+    final = report.split("### Final performance")[1].split("###")[0]
+    rows = [line.split("|") for line in final.splitlines() if line.startswith("|") and "---" not in line][1:]
+    assert [r[1].strip() for r in rows] == list(ARMS)  # one row per algorithm, in registry order
+    assert all(r[2].strip() == "2" for r in rows)  # both seeds of each arm
     png = root / "e2e" / "curves_Pendulum-v1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert "![learning curves for Pendulum-v1](curves_Pendulum-v1.png)" in report
+    assert (root / "e2e" / "report.html").read_text().count("data:image/png;base64,") == 2
 
 
 def test_rl_zoo3_plot_script_reads_the_results(study, tmp_path):

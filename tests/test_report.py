@@ -1,0 +1,106 @@
+"""The report on a committed fixture (tests/fixtures/study, made by make_fixture.py) whose
+statistics are computed by hand here."""
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import report
+
+FIXTURE = Path(__file__).parent / "fixtures" / "study"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    study = tmp_path_factory.mktemp("r") / "study"
+    shutil.copytree(FIXTURE, study)
+    report.write_report(study, reps=2000, seed=0)
+    return study
+
+
+def test_loading_names_and_skips_the_broken_run():
+    study = report.load_study(FIXTURE)
+    assert len(study.runs) == 13  # 12 complete + 1 diverged; the truncated one is skipped
+    assert study.problems == ["sb3-ddpg/BipedalWalker-v3_1: evals.csv is truncated or corrupted (row 4 incomplete); "
+                              "run skipped"]
+    assert study.finals("BipedalWalker-v3")["td3"].tolist() == [310.0, 290.0, 250.0]
+    assert "sb3-ddpg" not in study.finals("BipedalWalker-v3")  # diverged: never averaged in
+
+
+def test_final_table_hand_computed():
+    finals = {"td3": np.array([310.0, 290.0, 250.0]), "sb3-td3": np.array([100.0, 120.0, 150.0])}
+    table = report.final_table(finals, 300.0, reps=2000, seed=0).set_index("arm")
+    # IQM of 3 runs trims nothing (25% of 3 < 1): the mean. Gap: mean(0, 10, 50) = 20.
+    assert table.loc["td3", "IQM"].startswith("283.3 [") and table.loc["td3", "mean"].startswith("283.3 [")
+    assert table.loc["td3", "median"].startswith("290.0 [")
+    assert table.loc["td3", "optimality gap"].startswith("20.0 [")
+    assert table.loc["sb3-td3", "optimality gap"].startswith("176.7 [")  # mean(200, 180, 150)
+    lo, hi = map(float, re.findall(r"\[(.*), (.*)\]", table.loc["td3", "mean"])[0])
+    assert 250.0 <= lo < 283.4 < hi <= 310.0
+    assert list(table.index) == ["td3", "sb3-td3"]  # registry order
+
+
+def test_probability_of_improvement_hand_computed():
+    pend = {"td3": [np.array([-150.0, -160.0, -170.0])], "sb3-td3": [np.array([-150.0, -200.0, -250.0])]}
+    table = report.improvement_table(pend, reps=2000, seed=0)
+    row = table[(table["X"] == "td3") & (table["Y"] == "sb3-td3")].iloc[0]
+    assert row["P(X > Y)"].startswith("0.72 [")  # (2.5 + 2 + 2) / 9: one tie counts half
+    back = table[(table["X"] == "sb3-td3") & (table["Y"] == "td3")].iloc[0]
+    assert back["P(X > Y)"].startswith("0.28 [")
+
+
+def test_report_sections(written):
+    md = (written / "report.md").read_text()
+    for heading in ("## BipedalWalker-v3", "## Pendulum-v1", "### Final performance", "### Probability of improvement",
+                    "### Sample efficiency (env steps to reach 300)", "## Cost per run", "## Provenance",
+                    "### Hyperparameters on BipedalWalker-v3", "## Runs not included (not complete)",
+                    "## Problems reading results", "## All envs together (min-max normalized)"):
+        assert heading in md, heading
+    assert re.search(r"\| td3 +\| 0: 3,000, 1: never, 2: never +\| 3,000 +\| 2 of 3", md)
+    assert re.search(r"\| sb3-td3 +\| 0: never, 1: never, 2: never +\| - +\| 3 of 3", md)
+    assert "threshold 300 (gymnasium reward_threshold)" in md and "Pendulum-v1" in md
+    assert "- sb3-ddpg/BipedalWalker-v3_0: diverged at step 1,500: critic_loss is nan at update 1000" in md
+    assert "Not computed: Pendulum-v1 lack" in md  # no threshold: no normalization, said plainly
+    assert re.search(r"\| \*\*n_steps\*\* +\| \*\*3\*\* +\| \*\*1\*\*", md)  # differences in bold
+    assert re.search(r"\| gamma +\| 0.98 +\| 0.98 ", md)  # equal values plain
+    assert re.search(r"\| BipedalWalker-v3 \| td3 +\| +0 \| +100 \| +2500 \| 31s", md)
+
+
+def test_figures_and_self_contained_html(written):
+    pngs = sorted(p.name for p in written.glob("*.png"))
+    assert pngs == ["curves_BipedalWalker-v3.png", "curves_Pendulum-v1.png", "profile_BipedalWalker-v3.png",
+                    "profile_Pendulum-v1.png"]
+    for name in pngs:
+        assert (written / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (written / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 4 and ".png\"" not in html
+    assert "<table>" in html and "<strong>n_steps</strong>" in html
+
+
+def test_report_is_deterministic(written, tmp_path):
+    again = tmp_path / "study"
+    shutil.copytree(FIXTURE, again)
+    report.write_report(again, reps=2000, seed=0)
+    strip = lambda text: re.sub(r"Generated .* from `[^`]*`", "", text)  # noqa: E731
+    assert strip((again / "report.md").read_text()) == strip((written / "report.md").read_text())
+
+
+def test_aggregate_over_envs_normalizes_and_stratifies(tmp_path, monkeypatch):
+    from harness import reference
+
+    refs = tmp_path / "refs.yml"
+    refs.write_text("BipedalWalker-v3: {random: -100.0}\nPendulum-v1: {random: -1200.0, threshold: -150.0}\n")
+    monkeypatch.setattr(reference, "REFERENCE_FILE", refs)
+    study = tmp_path / "study"
+    shutil.copytree(FIXTURE, study)
+    md = Path(report.write_report(study, reps=500, seed=0)).read_text()
+    section = md.split("## All envs together (min-max normalized)")[1].split("## Cost per run")[0]
+    # td3 normalized: BipedalWalker (310, 290, 250) -> 1.025, 0.975, 0.875; Pendulum (-150, -160, -170)
+    # -> 1.0, 0.990476, 0.980952. IQM of the 6 pooled: drop one at each end, mean of the middle 4.
+    expected = (0.975 + 0.980952 + 0.990476 + 1.0) / 4
+    row = next(line for line in section.splitlines() if line.startswith("| td3"))
+    assert f"| {expected:.3f} [" in row
+    assert "profile_all.png" in section and (study / "profile_all.png").exists()
