@@ -167,10 +167,6 @@ class SB3Agent:
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
 
-    def parameters(self) -> dict[str, torch.Tensor]:
-        """Every network tensor by name (policy and targets), for equality checks."""
-        return {k: v.detach().clone() for k, v in self.model.policy.state_dict().items()}
-
 
 def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> SB3Agent:
     return SB3Agent.build(TD3, env, config, seed, device)
