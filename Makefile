@@ -2,6 +2,8 @@
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
 #                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
 #   make report STUDY=name
+#   make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=quick|STEPS=N] [SEEDS_PER_TRIAL=1] [STORAGE=url]
+#             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
 #   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
 #   make test / make test-learning
 SHELL := /bin/bash
@@ -16,10 +18,16 @@ STAMP := $(VENV)/.installed
 opt = $(if $($(1)),$(2) $($(1)))
 COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,--seeds) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
-	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,HP,--hp-file) \
+	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) \
+	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) \
 	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(ARGS)
 
-.PHONY: venv compare report bench test test-learning clean-venv
+TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--trials) \
+	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,SEEDS_PER_TRIAL,--seeds-per-trial) \
+	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
+	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(ARGS)
+
+.PHONY: venv compare report tune bench test test-learning clean-venv
 
 venv: $(STAMP)
 
@@ -36,6 +44,10 @@ compare: $(STAMP)
 report: $(STAMP)
 	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<name>" >&2; exit 2; }
 	$(BIN)/python -m harness report --study $(STUDY) $(ARGS)
+
+tune: $(STAMP)
+	@test -n "$(ENV)" -a -n "$(ALGO)" || { echo "usage: make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=...|STEPS=N] ..." >&2; exit 2; }
+	$(BIN)/python -m harness tune $(TUNE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m harness bench $(ARGS)

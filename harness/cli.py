@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch device; auto picks cuda when available")
     c.add_argument("--hp-file", action="append", type=Path, default=[],
                    help="YAML of overrides {arm or all: {env id or all: {key: value}}}; repeatable")
+    c.add_argument("--hp-set", choices=["default", "tuned"], default="default",
+                   help="tuned: apply the best values of `tune` (hyperparams/tuned/<arm>/<env>.yml)")
     c.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
                    help="override one hyperparameter for every arm, e.g. --hp net_arch=[64,64]; repeatable")
     c.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
@@ -84,6 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
     b.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
 
+    t = sub.add_parser("tune", help="an Optuna study for one arm on one env; its best values feed compare --hp-set tuned")
+    t.add_argument("--env", required=True, help="gymnasium id with a Box action space")
+    t.add_argument("--algo", required=True, help=f"the arm to tune (known: {', '.join(ARMS)})")
+    t.add_argument("--trials", type=positive_int, default=50, help="cap on finished trials in the study (default 50)")
+    t.add_argument("--budget", choices=list(PRESETS), default="quick", help="budget of each trial's runs (default quick)")
+    t.add_argument("--steps", type=positive_int, help="env steps per trial run, overriding the budget's size")
+    t.add_argument("--eval-freq", type=positive_int, help="evaluate (and report to the pruner) every N env steps")
+    t.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation")
+    t.add_argument("--seeds-per-trial", type=positive_int, default=1, help="runs averaged per trial (default 1)")
+    t.add_argument("--storage", help="RDB URL shared by workers on several machines, e.g. postgresql://user@host/db "
+                                     "(default: a journal file under results/tuning/<study>/)")
+    t.add_argument("--study", help="study name (default: <arm>-<env>); re-running it continues the study")
+    t.add_argument("--jobs", type=positive_int, default=1, help="worker processes on the study (default 1)")
+    t.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="default tpe")
+    t.add_argument("--pruner", choices=["median", "halving", "none"], default="median", help="default median")
+    t.add_argument("--seed", type=int, default=0, help="seed of the sampler and of the trials' runs")
+    t.add_argument("--hp-file", action="append", type=Path, default=[], help="overrides applied under the trials")
+    t.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
+    t.add_argument("--space", type=Path, help="search space YAML (default: hyperparams/search/<arm>.yml)")
+    t.add_argument("--tuned-dir", type=Path, help="where the best values go (default: hyperparams/tuned)")
+
     h = sub.add_parser("hyperparams", help="list an arm's hyperparameters, accepted values and resolved values")
     h.add_argument("arm", help=f"one of {', '.join(ARMS)}")
     h.add_argument("--env", help="also show the values resolved for this env, with their sources")
@@ -114,7 +137,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         name=args.study or default_study_name(envs, args.budget, args.steps), envs=envs, arms=arms,
         seeds=compare.seeds_from(args.seeds, args.seed_offset), budget=args.budget, steps=args.steps,
         eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
-        hp_files=tuple(args.hp_file), hp_overrides=overrides)
+        hp_files=tuple(args.hp_file), hp_overrides=overrides, hp_set=args.hp_set)
     display = make_display("quiet" if args.quiet else args.progress)
     if args.checkpoint_minutes <= 0:
         raise UsageError(f"--checkpoint-minutes: expected a positive number, got {args.checkpoint_minutes}")
@@ -176,6 +199,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from harness import tune
+    from harness.agents import get_arm
+    from harness.envs import env_name, resolve_env_id
+    from harness.executors import threads_per_run
+
+    env_id, arm = resolve_env_id(args.env), get_arm(args.algo).name
+    spec = tune.TuneSpec(study=args.study or f"{arm}-{env_name(env_id)}", arm=arm, env_id=env_id,
+                         trials=args.trials, budget=args.budget, steps=args.steps, eval_freq=args.eval_freq,
+                         eval_episodes=args.eval_episodes, seeds_per_trial=args.seeds_per_trial,
+                         storage=args.storage, sampler=args.sampler, pruner=args.pruner, seed=args.seed,
+                         hp_files=tuple(args.hp_file), space=args.space, tuned_dir=args.tuned_dir or tune.TUNED_DIR)
+    base = spec.base_run()
+    print(f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
+          f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
+          f"pruner {spec.pruner} (no pruning before step {base.config.learning_starts:,})", flush=True)
+    study = tune.run(spec, args.results, args.jobs, threads_per_run(args.jobs))
+    folder = tune.study_dir(spec, args.results)
+    best = study.best_trial if any(t.value is not None for t in study.trials) else None
+    print(f"best: trial {best.number}, value {best.value:.2f}" if best else "no trial completed")
+    print(f"summary: {folder / 'summary.md'}")
+    return 0
+
+
 def cmd_hyperparams(args: argparse.Namespace) -> int:
     from harness import hparams
     from harness.agents import get_arm
@@ -195,7 +242,7 @@ def cmd_hyperparams(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
+    handler = {"compare": cmd_compare, "report": cmd_report, "bench": cmd_bench, "tune": cmd_tune,
                "hyperparams": cmd_hyperparams, "reference-scores": cmd_reference_scores}[args.command]
     try:
         return handler(args)

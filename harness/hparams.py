@@ -6,8 +6,9 @@ Layers, later ones winning:
    not list, the ``defaults`` section of ``hyperparams/<arm>.yml``,
 3. ``hyperparams/<arm>.yml``: its ``all`` section (every env), then the env's own entry
    (project overrides, plain YAML data),
-4. user files (``--hp-file``), each ``{arm or "all": {env id or "all": {key: value}}}``,
-5. ``--hp key=value`` on the command line (every arm).
+4. with ``tuned=True``, the best values of a tuning study, ``hyperparams/tuned/<arm>/<env>.yml``,
+5. user files (``--hp-file``), each ``{arm or "all": {env id or "all": {key: value}}}``,
+6. ``--hp key=value`` on the command line (every arm).
 
 ``n_timesteps`` (the env's full budget) may be set at layers 2-4; everything else must be a
 field of the arm's config.
@@ -68,6 +69,7 @@ def resolve(
     hp_files: Sequence[Path] = (),
     overrides: Mapping[str, Any] | None = None,
     hp_dir: Path = HYPERPARAMS_DIR,
+    tuned: bool = False,
 ) -> Resolved:
     """The arm's typed config for ``env_id`` and its full budget ``n_timesteps``."""
     name = env_name(env_id)
@@ -99,6 +101,17 @@ def resolve(
             where = f"{_rel(path)} [{key}]"
             config, n_timesteps = _apply(arm, config, own, where, n_timesteps)
             sources.append(where)
+
+    if tuned:
+        path = hp_dir / "tuned" / arm.name / f"{name}.yml"
+        if not path.exists():
+            raise ConfigError(f"no tuned hyperparameters for {arm.name} on {name} (expected {_rel(path)}); "
+                              f"run `make tune ENV={name} ALGO={arm.name}` first")
+        data = yamlio.load_file(path) or {}
+        study = (data.get("provenance") or {}).get("study", "?")
+        config, n_timesteps = _apply(arm, config, _section(data, "hyperparameters", str(path)),
+                                     f"{_rel(path)} [hyperparameters]", n_timesteps)
+        sources.append(f"{_rel(path)} (tuned, study {study})")
 
     for file in hp_files:
         data = yamlio.load_file(file)

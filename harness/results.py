@@ -27,6 +27,7 @@ from harness import yamlio
 
 STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = "running", "complete", "failed"
 STATUS_INTERRUPTED, STATUS_DIVERGED = "interrupted", "diverged"
+STATUS_STOPPED = "stopped"  # ended early on purpose (a pruned tuning trial)
 PACKAGES = ("harness", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "rl-zoo3", "numpy", "box2d")
 
 

@@ -37,7 +37,7 @@ PROGRESS_EVERY_S = 1.0
 RATE_WINDOW = 30
 DIAGNOSE_EVERY = 1000
 #: Statuses a repeated command leaves alone: the run has its final answer.
-FINAL = (results.STATUS_COMPLETE, results.STATUS_DIVERGED)
+FINAL = (results.STATUS_COMPLETE, results.STATUS_DIVERGED, results.STATUS_STOPPED)
 
 
 @dataclass(frozen=True)
@@ -82,26 +82,33 @@ def supersede(spec: RunSpec, results_root: Path) -> Path:
     return target
 
 
+#: Called after every evaluation with (env step, mean return); may raise to stop the run.
+EvalHook = Callable[[int, float], None]
+
+
 def execute(spec: RunSpec, results_root: Path, threads: int = 1, report: Reporter | None = None,
-            policy: CheckpointPolicy = CheckpointPolicy()) -> dict[str, Any]:
+            policy: CheckpointPolicy = CheckpointPolicy(), on_eval: EvalHook | None = None,
+            passthrough: tuple[type[BaseException], ...] = ()) -> dict[str, Any]:
     """Train (or resume) and evaluate one run under its lock; returns a summary dict.
 
     Failures inside training are recorded in meta.json and returned, so one bad run does not
-    stop a study; a run held by another process is left alone (status 'busy').
+    stop a study; a run held by another process is left alone (status 'busy'). Exceptions of a
+    ``passthrough`` type (raised by ``on_eval``, e.g. a pruned Optuna trial) stop the run with
+    status 'stopped' and propagate.
     """
     report = report or (lambda event: None)
     torch.set_num_threads(threads)
     run_dir = spec.run_dir(results_root)
     try:
         with RunLock(run_dir):
-            return _execute_locked(spec, run_dir, report, threads, policy)
+            return _execute_locked(spec, run_dir, report, threads, policy, on_eval, passthrough)
     except Locked as exc:
         report({"key": spec.key, "event": "busy", "reason": str(exc)})
         return {"key": spec.key, "status": "busy", "error": str(exc)}
 
 
-def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int,
-                    policy: CheckpointPolicy) -> dict[str, Any]:
+def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int, policy: CheckpointPolicy,
+                    on_eval: EvalHook | None, passthrough: tuple[type[BaseException], ...]) -> dict[str, Any]:
     meta = results.read_meta(run_dir)
     same = meta is not None and meta.get("spec_hash") == spec.spec_hash()
     if same and meta["status"] in FINAL:  # finished by another process meanwhile
@@ -127,7 +134,10 @@ def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int
         results.write_json(run_dir / "meta.json", meta)
 
     try:
-        summary = _train(spec, run_dir, report, policy, latest[1] if latest else None)
+        summary = _train(spec, run_dir, report, policy, latest[1] if latest else None, on_eval)
+    except passthrough as exc:
+        finish(results.STATUS_STOPPED, error=f"{type(exc).__name__}: {exc}")
+        raise
     except KeyboardInterrupt:
         finish(results.STATUS_INTERRUPTED)
         report({"key": spec.key, "event": "failed", "error": "interrupted"})
@@ -165,7 +175,7 @@ def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
 
 
 def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPolicy,
-           resume_from: Path | None) -> dict[str, Any]:
+           resume_from: Path | None, on_eval: EvalHook | None = None) -> dict[str, Any]:
     saved = checkpoint.load(resume_from) if resume_from else None
     runner_state = saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
     set_random_seed(spec.seed)
@@ -198,6 +208,8 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
         report({"key": spec.key, "event": "eval", "steps": step, "total": budget.total_steps,
                 "last_return": clock["last_return"]})
         check(step)
+        if on_eval is not None:
+            on_eval(step, clock["last_return"])
 
     def check(step: int) -> None:
         cause = agent.diagnose()

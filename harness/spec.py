@@ -127,6 +127,7 @@ class StudySpec:
     device: str = "cpu"
     hp_files: tuple[Path, ...] = ()
     hp_overrides: Mapping[str, Any] = field(default_factory=dict)
+    hp_set: str = "default"  # "tuned": apply hyperparams/tuned/<arm>/<env>.yml
 
     def expand(self, hp_dir: Path = hparams.HYPERPARAMS_DIR) -> list[RunSpec]:
         """All runs, env-major then arm then seed; every arm on an env gets the same Budget.
@@ -138,8 +139,8 @@ class StudySpec:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
         runs = []
         for env_id in self.envs:
-            resolved = {a: hparams.resolve(get_arm(a), env_id, self.hp_files, self.hp_overrides, hp_dir)
-                        for a in self.arms}
+            resolved = {a: hparams.resolve(get_arm(a), env_id, self.hp_files, self.hp_overrides, hp_dir,
+                                           tuned=self.hp_set == "tuned") for a in self.arms}
             full = max(r.n_timesteps for r in resolved.values())
             budget = make_budget(self.budget, full, self.steps, self.eval_freq, self.eval_episodes)
             for arm, r in resolved.items():

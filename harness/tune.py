@@ -1,0 +1,210 @@
+"""``tune``: an Optuna study whose objective is a harness run, scored by the harness's evaluation.
+
+A trial samples the arm's search space, applies it over the arm's resolved hyperparameters
+for the env, and runs ``seeds_per_trial`` runs (``results/tuning/<study>/trial_<n>/...``);
+intermediate evaluations of its first seed feed the pruner, after learning has started. The
+objective is the mean final evaluation return over the trial's seeds. Storage is a journal
+file under ``results/tuning/<study>/`` by default, or any RDB URL (PostgreSQL with heartbeats
+and retry of trials whose worker died) shared by workers on several machines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
+from harness import hparams, results, runner, search, yamlio
+from harness.agents import get_arm
+from harness.config import as_plain, build_config
+from harness.envs import env_name
+from harness.errors import UsageError
+from harness.spec import RunSpec, StudySpec
+
+TUNED_DIR = hparams.HYPERPARAMS_DIR / "tuned"
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "halving", "none")
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    study: str
+    arm: str
+    env_id: str
+    trials: int
+    budget: str = "quick"
+    steps: int | None = None
+    eval_freq: int | None = None
+    eval_episodes: int | None = None
+    seeds_per_trial: int = 1
+    storage: str | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 0
+    hp_files: tuple[Path, ...] = ()
+    device: str = "cpu"
+    space: Path | None = None  # default: hyperparams/search/<arm>.yml
+    tuned_dir: Path = TUNED_DIR
+
+    def base_run(self) -> RunSpec:
+        """The run a trial starts from: the arm's resolved hyperparameters on the env, at the budget."""
+        return StudySpec(self.study, (self.env_id,), (self.arm,), (0,), self.budget, self.steps, self.eval_freq,
+                         self.eval_episodes, self.device, self.hp_files).expand()[0]
+
+
+class TrialFailed(RuntimeError):
+    """A trial's run diverged or failed: the trial is marked FAIL with this reason."""
+
+
+def study_dir(spec: TuneSpec, results_root: Path) -> Path:
+    return Path(results_root) / "tuning" / spec.study
+
+
+def storage_for(spec: TuneSpec, results_root: Path) -> optuna.storages.BaseStorage:
+    if spec.storage is None:
+        folder = study_dir(spec, results_root)
+        folder.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(folder / "journal.log")))
+    if not spec.storage.split(":")[0].split("+")[0] in ("postgresql", "sqlite", "mysql"):
+        raise UsageError(f"--storage {spec.storage!r}: expected postgresql://..., mysql://... or sqlite:///...")
+    # Heartbeats let a live study see a dead worker's trial; the callback retries it as a new trial.
+    return RDBStorage(spec.storage, heartbeat_interval=10, grace_period=30,
+                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(name: str, warmup_steps: int) -> optuna.pruners.BasePruner:
+    """``warmup_steps`` is the budget's learning_starts: nothing is pruned before learning starts."""
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup_steps)
+    if name == "halving":
+        return _WarmedUp(optuna.pruners.SuccessiveHalvingPruner(), warmup_steps)
+    return optuna.pruners.NopPruner()
+
+
+class _WarmedUp(optuna.pruners.BasePruner):
+    """Another pruner, silenced until the trial's last reported step reaches ``warmup_steps``."""
+
+    def __init__(self, inner: optuna.pruners.BasePruner, warmup_steps: int):
+        self.inner, self.warmup_steps = inner, warmup_steps
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        return step is not None and step >= self.warmup_steps and self.inner.prune(study, trial)
+
+
+def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
+    arm = get_arm(spec.arm)
+    space = search.load_space(arm, spec.space)
+    base = spec.base_run()
+
+    def run_trial(trial: optuna.Trial) -> float:
+        values = search.sample(trial, space)
+        try:
+            config = build_config(arm.config_cls, values, f"trial {trial.number}", base=base.config)
+        except UsageError as exc:
+            raise TrialFailed(str(exc)) from None
+        seeds = [spec.seed * 100_000 + trial.number * spec.seeds_per_trial + k for k in range(spec.seeds_per_trial)]
+        trial.set_user_attr("seeds", seeds)
+        finals = []
+        for k, seed in enumerate(seeds):
+            run = dataclasses.replace(base, study=f"tuning/{spec.study}/trial_{trial.number:04d}", seed=seed,
+                                      config=config)
+
+            def report(step: int, value: float, first: bool = k == 0) -> None:
+                if first:
+                    trial.report(value, step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at step {step} with return {value:.1f}")
+
+            summary = runner.execute(run, results_root, threads, on_eval=report, passthrough=(optuna.TrialPruned,))
+            if summary["status"] != results.STATUS_COMPLETE:
+                trial.set_user_attr("fail_reason", summary.get("error", summary["status"]))
+                raise TrialFailed(f"seed {seed}: {summary.get('error', summary['status'])}")
+            finals.append(summary["final_return_mean"])
+        return statistics.fmean(finals)
+
+    return run_trial
+
+
+def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.Study:
+    base = spec.base_run()
+    return optuna.create_study(
+        study_name=spec.study, storage=storage_for(spec, results_root), direction="maximize",
+        sampler=make_sampler(spec.sampler, spec.seed + worker), load_if_exists=True,
+        pruner=make_pruner(spec.pruner, base.config.learning_starts))
+
+
+def work(spec: TuneSpec, results_root: Path, threads: int, worker: int) -> None:
+    """One worker: run trials until the study has ``spec.trials`` finished ones."""
+    import torch
+
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(spec, results_root, worker)
+    done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    remaining = spec.trials - len(study.get_trials(deepcopy=False, states=done))
+    if remaining > 0:
+        study.optimize(objective(spec, results_root, threads), n_trials=remaining, catch=(TrialFailed,),
+                       callbacks=[MaxTrialsCallback(spec.trials, states=done)])
+
+
+def run(spec: TuneSpec, results_root: Path, jobs: int, threads: int) -> optuna.Study:
+    """Run ``jobs`` worker processes on one study (or this process when ``jobs`` is 1), then write outputs."""
+    if jobs == 1:
+        work(spec, results_root, threads, 0)
+    else:
+        ctx = mp.get_context("spawn")
+        procs = [ctx.Process(target=work, args=(spec, results_root, threads, w)) for w in range(jobs)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    study = open_study(spec, results_root)
+    write_outputs(spec, study, results_root)
+    return study
+
+
+def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Path | None:
+    """Best parameters with provenance to hyperparams/tuned/<arm>/<env>.yml; plots and summary.md."""
+    from harness.tune_outputs import plots_and_summary
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    folder = study_dir(spec, results_root)
+    plots_and_summary(study, folder, spec)
+    if not complete:
+        return None
+    best = study.best_trial
+    space = search.load_space(get_arm(spec.arm), spec.space)
+    config = build_config(get_arm(spec.arm).config_cls, search.decode(best.params, space),
+                          f"best trial {best.number}", base=spec.base_run().config)
+    out = Path(spec.tuned_dir) / spec.arm / f"{env_name(spec.env_id)}.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    provenance = {
+        "study": spec.study, "storage": spec.storage or str(folder / "journal.log"), "trial": best.number,
+        "value": best.value, "seeds": best.user_attrs.get("seeds"),
+        "budget": {"preset": spec.budget, "steps": spec.steps or spec.base_run().budget.total_steps},
+        "trials": {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
+                   for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)},
+        "sampler": spec.sampler, "pruner": spec.pruner, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": results.package_versions(), "git": results.git_state(),
+    }
+    tuned = {k: v for k, v in as_plain(config).items() if k in best.params}
+    results.atomic_write(out, "# Written by `python -m harness tune`; used by `compare --hp-set tuned`.\n"
+                         + yamlio.dump({"hyperparameters": tuned, "provenance": provenance}))
+    return out
