@@ -25,11 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.agents import ARMS
     from harness.spec import PRESETS
 
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    # No abbreviations: "--hp" must never silently mean "--hp-file".
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__, allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser(
-        "compare", formatter_class=argparse.RawDescriptionHelpFormatter,
+    c = sub.add_parser("compare", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
         help="run a matched-budget study (envs x arms x seeds) and write its report",
         description="Run every arm on every env with every seed on the same budget, evaluate them with one "
                     "protocol, and write results/<study>/ with a report.\n\nBudgets:\n" + "\n".join(
@@ -69,24 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="with no --checkpoint-every: at most this many minutes of work at risk (default 10)")
 
-    r = sub.add_parser("report", help="write results/<study>/report.md, a self-contained report.html and figures")
+    r = sub.add_parser("report", allow_abbrev=False, help="write results/<study>/report.md, a self-contained report.html and figures")
     r.add_argument("--study", required=True, help="study name under the results root")
     r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (reports are deterministic given it)")
 
-    rs = sub.add_parser("reference-scores", help="measure a uniform-random policy's score with the evaluation protocol")
+    rs = sub.add_parser("reference-scores", allow_abbrev=False, help="measure a uniform-random policy's score with the evaluation protocol")
     rs.add_argument("--env", required=True, help="gymnasium id(s), comma-separated")
     rs.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
 
-    b = sub.add_parser("bench", help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)")
+    b = sub.add_parser("bench", allow_abbrev=False, help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)")
     b.add_argument("--env", default="BipedalWalker-v3", help="env id (default BipedalWalker-v3)")
     b.add_argument("--steps", type=positive_int, default=1000, help="timed learning steps per measurement")
     b.add_argument("--warmup", type=positive_int, default=1000, help="random steps before timing")
     b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
     b.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
 
-    t = sub.add_parser("tune", help="an Optuna study for one arm on one env; its best values feed compare --hp-set tuned")
+    t = sub.add_parser("tune", allow_abbrev=False, help="an Optuna study for one arm on one env; its best values feed compare --hp-set tuned")
     t.add_argument("--env", required=True, help="gymnasium id with a Box action space")
     t.add_argument("--algo", required=True, help=f"the arm to tune (known: {', '.join(ARMS)})")
     t.add_argument("--trials", type=positive_int, default=50, help="cap on finished trials in the study (default 50)")
@@ -103,11 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pruner", choices=["median", "halving", "none"], default="median", help="default median")
     t.add_argument("--seed", type=int, default=0, help="seed of the sampler and of the trials' runs")
     t.add_argument("--hp-file", action="append", type=Path, default=[], help="overrides applied under the trials")
+    t.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one hyperparameter under the trials (the space still wins for its keys)")
     t.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     t.add_argument("--space", type=Path, help="search space YAML (default: hyperparams/search/<arm>.yml)")
+    t.add_argument("--heartbeat", type=positive_int, default=10,
+                   help="RDB storage: seconds between worker heartbeats; a trial 3 beats silent is failed and retried")
     t.add_argument("--tuned-dir", type=Path, help="where the best values go (default: hyperparams/tuned)")
 
-    h = sub.add_parser("hyperparams", help="list an arm's hyperparameters, accepted values and resolved values")
+    h = sub.add_parser("hyperparams", allow_abbrev=False, help="list an arm's hyperparameters, accepted values and resolved values")
     h.add_argument("arm", help=f"one of {', '.join(ARMS)}")
     h.add_argument("--env", help="also show the values resolved for this env, with their sources")
     return parser
@@ -200,7 +204,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from harness import tune
+    from harness import hparams, tune
     from harness.agents import get_arm
     from harness.envs import env_name, resolve_env_id
     from harness.executors import threads_per_run
@@ -210,7 +214,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
                          trials=args.trials, budget=args.budget, steps=args.steps, eval_freq=args.eval_freq,
                          eval_episodes=args.eval_episodes, seeds_per_trial=args.seeds_per_trial,
                          storage=args.storage, sampler=args.sampler, pruner=args.pruner, seed=args.seed,
-                         hp_files=tuple(args.hp_file), space=args.space, tuned_dir=args.tuned_dir or tune.TUNED_DIR)
+                         hp_files=tuple(args.hp_file), hp_overrides=tuple(hparams.parse_override(o) for o in args.hp),
+                         space=args.space, tuned_dir=args.tuned_dir or tune.TUNED_DIR,
+                         heartbeat=args.heartbeat)
     base = spec.base_run()
     print(f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
           f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "

@@ -52,14 +52,16 @@ class TuneSpec:
     pruner: str = "median"
     seed: int = 0
     hp_files: tuple[Path, ...] = ()
+    hp_overrides: tuple[tuple[str, Any], ...] = ()
     device: str = "cpu"
     space: Path | None = None  # default: hyperparams/search/<arm>.yml
     tuned_dir: Path = TUNED_DIR
+    heartbeat: int = 10  # seconds between a worker's heartbeats (RDB storage); stale after 3 missed
 
     def base_run(self) -> RunSpec:
         """The run a trial starts from: the arm's resolved hyperparameters on the env, at the budget."""
         return StudySpec(self.study, (self.env_id,), (self.arm,), (0,), self.budget, self.steps, self.eval_freq,
-                         self.eval_episodes, self.device, self.hp_files).expand()[0]
+                         self.eval_episodes, self.device, self.hp_files, dict(self.hp_overrides)).expand()[0]
 
 
 class TrialFailed(RuntimeError):
@@ -78,7 +80,7 @@ def storage_for(spec: TuneSpec, results_root: Path) -> optuna.storages.BaseStora
     if not spec.storage.split(":")[0].split("+")[0] in ("postgresql", "sqlite", "mysql"):
         raise UsageError(f"--storage {spec.storage!r}: expected postgresql://..., mysql://... or sqlite:///...")
     # Heartbeats let a live study see a dead worker's trial; the callback retries it as a new trial.
-    return RDBStorage(spec.storage, heartbeat_interval=10, grace_period=30,
+    return RDBStorage(spec.storage, heartbeat_interval=spec.heartbeat, grace_period=3 * spec.heartbeat,
                       failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
 
 
@@ -151,13 +153,17 @@ def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.St
 
 
 def work(spec: TuneSpec, results_root: Path, threads: int, worker: int) -> None:
-    """One worker: run trials until the study has ``spec.trials`` finished ones."""
+    """One worker: run trials until the study has ``spec.trials`` complete or pruned ones.
+
+    Failed trials (a diverged run, or a dead worker's trial failed by the heartbeat) do not
+    count, so they are replaced; each worker still runs at most ``spec.trials`` trials.
+    """
     import torch
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(spec, results_root, worker)
-    done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = spec.trials - len(study.get_trials(deepcopy=False, states=done))
     if remaining > 0:
         study.optimize(objective(spec, results_root, threads), n_trials=remaining, catch=(TrialFailed,),
