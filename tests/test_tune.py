@@ -64,7 +64,8 @@ def run_tune(run_cli, tmp_path, *extra):
     space.write_text(TINY_SPACE)
     return run_cli("tune", "--env", "Pendulum-v1", "--algo", "td3", "--steps", "400", "--eval-freq", "100",
                    "--eval-episodes", "1", "--space", space, "--results", tmp_path / "results",
-                   "--tuned-dir", tmp_path / "tuned", "--study", "tiny", "--pruner", "none", *extra)
+                   "--tuned-dir", tmp_path / "tuned", "--study", "tiny", "--pruner", "none",
+                   "--seeds-per-trial", "2", *extra)
 
 
 def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
@@ -75,7 +76,11 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
         optuna.storages.journal.JournalFileBackend(storage)))
     first = [(t.number, t.params, t.value) for t in study.trials]
     assert len(first) == 3 and all(t.state.name == "COMPLETE" for t in study.trials)
-    assert all(t.user_attrs["seeds"] == [t.number] for t in study.trials)  # seeded and recorded
+    assert all(t.user_attrs["seeds"] == [2 * t.number, 2 * t.number + 1] for t in study.trials)  # recorded
+    for t in study.trials:  # the objective is the mean of the trial's two runs
+        finals = [json.loads(p.read_text())["result"]["final_return_mean"] for p in sorted(
+            (tmp_path / "results" / "tuning" / "tiny" / f"trial_{t.number:04d}").glob("td3/*/meta.json"))]
+        assert len(finals) == 2 and t.value == pytest.approx(sum(finals) / 2)
 
     code, out, err = run_tune(run_cli, tmp_path, "--trials", "5")  # same study: continues it
     assert code == 0, err
