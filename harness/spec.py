@@ -132,8 +132,9 @@ class StudySpec:
     def expand(self, hp_dir: Path = hparams.HYPERPARAMS_DIR) -> list[RunSpec]:
         """All runs, env-major then arm then seed; every arm on an env gets the same Budget.
 
-        The env's full budget is the largest ``n_timesteps`` among the arms, so no arm is
-        cut short; each arm's learning_starts is scaled by the budget's fraction.
+        The env's full budget is the largest ``n_timesteps`` among the arms (baselines such as
+        ``random`` do not vote), so no arm is cut short; each arm's learning_starts is scaled by
+        the budget's fraction.
         """
         if self.budget not in PRESETS:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
@@ -141,7 +142,8 @@ class StudySpec:
         for env_id in self.envs:
             resolved = {a: hparams.resolve(get_arm(a), env_id, self.hp_files, self.hp_overrides, hp_dir,
                                            tuned=self.hp_set == "tuned") for a in self.arms}
-            full = max(r.n_timesteps for r in resolved.values())
+            voters = [r.n_timesteps for a, r in resolved.items() if get_arm(a).sets_budget]
+            full = max(voters or [r.n_timesteps for r in resolved.values()])
             budget = make_budget(self.budget, full, self.steps, self.eval_freq, self.eval_episodes)
             for arm, r in resolved.items():
                 configured = r.config.learning_starts

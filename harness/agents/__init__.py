@@ -11,6 +11,7 @@ import gymnasium as gym
 from custom_td3 import TD3, TD3Config
 from harness.agents.base import Agent, StepCallback
 from harness.agents import sb3
+from harness.agents.random_policy import RandomConfig, build_random
 from harness.errors import UsageError, suggest
 
 
@@ -30,6 +31,7 @@ class Arm:
     zoo_algo: str | None
     build: Callable[[gym.Env, Any, int, str], Agent]
     library: str
+    sets_budget: bool = True  # False: the arm takes the env's budget from the others (a baseline)
 
 
 def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
@@ -43,6 +45,8 @@ ARMS: dict[str, Arm] = {
         Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_td3, "td3-harness"),
         Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3, "stable-baselines3"),
         Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3"),
+        Arm("random", "Uniform random policy (the floor)", RandomConfig, None, build_random, "td3-harness",
+            sets_budget=False),
     )
 }
 
