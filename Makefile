@@ -4,6 +4,7 @@
 #   make report STUDY=name
 #   make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=quick|STEPS=N] [SEEDS_PER_TRIAL=1] [STORAGE=url]
 #             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
+#   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
 #   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
 #   make test / make test-learning
 SHELL := /bin/bash
@@ -27,7 +28,7 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
 	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(ARGS)
 
-.PHONY: venv compare report tune bench test test-learning clean-venv
+.PHONY: venv compare report tune enjoy record bench test test-learning clean-venv
 
 venv: $(STAMP)
 
@@ -48,6 +49,14 @@ report: $(STAMP)
 tune: $(STAMP)
 	@test -n "$(ENV)" -a -n "$(ALGO)" || { echo "usage: make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=...|STEPS=N] ..." >&2; exit 2; }
 	$(BIN)/python -m harness tune $(TUNE_ARGS)
+
+enjoy: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make enjoy RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=5]" >&2; exit 2; }
+	$(BIN)/python -m harness enjoy --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS)
+
+record: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make record RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=1]" >&2; exit 2; }
+	$(BIN)/python -m harness record --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m harness bench $(ARGS)

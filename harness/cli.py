@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RDB storage: seconds between worker heartbeats; a trial 3 beats silent is failed and retried")
     t.add_argument("--tuned-dir", type=Path, help="where the best values go (default: hyperparams/tuned)")
 
+    e = sub.add_parser("enjoy", allow_abbrev=False, help="run a saved model for N deterministic episodes and print returns")
+    e.add_argument("--run", required=True, type=Path, help="a run directory, results/<study>/<arm>/<env>_<seed>")
+    e.add_argument("--episodes", type=positive_int, default=5, help="episodes (default 5)")
+
+    v = sub.add_parser("record", allow_abbrev=False, help="write an mp4 and a short GIF of a saved model acting (headless)")
+    v.add_argument("--run", required=True, type=Path, help="a run directory, results/<study>/<arm>/<env>_<seed>")
+    v.add_argument("--episodes", type=positive_int, default=1, help="episodes in the mp4 (default 1; the GIF shows the first)")
+    v.add_argument("--out", type=Path, help="output folder (default: <run>/videos)")
+
     h = sub.add_parser("hyperparams", allow_abbrev=False, help="list an arm's hyperparameters, accepted values and resolved values")
     h.add_argument("arm", help=f"one of {', '.join(ARMS)}")
     h.add_argument("--env", help="also show the values resolved for this env, with their sources")
@@ -229,6 +238,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_enjoy(args: argparse.Namespace) -> int:
+    from harness import watch
+
+    returns = watch.enjoy(args.run, args.episodes)
+    for i, r in enumerate(returns):
+        print(f"episode {i}: return {r:.2f}")
+    print(f"mean {returns.mean():.2f} over {len(returns)} episodes")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from harness import watch
+
+    mp4, gif, first = watch.record(args.run, args.out, args.episodes)
+    print(f"video: {mp4}\ngif: {gif}\nfirst episode return {first:.2f}")
+    return 0
+
+
 def cmd_hyperparams(args: argparse.Namespace) -> int:
     from harness import hparams
     from harness.agents import get_arm
@@ -249,6 +276,7 @@ def cmd_hyperparams(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"compare": cmd_compare, "report": cmd_report, "bench": cmd_bench, "tune": cmd_tune,
+               "enjoy": cmd_enjoy, "record": cmd_record,
                "hyperparams": cmd_hyperparams, "reference-scores": cmd_reference_scores}[args.command]
     try:
         return handler(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import gymnasium as gym
@@ -47,15 +48,21 @@ def env_name(env_id: str) -> str:
     return env_id.rpartition(":")[2]
 
 
-def make_env(env_id: str, monitor_dir: Path | None = None, append: bool = False) -> gym.Env:
+def make_env(env_id: str, monitor_dir: Path | None = None, append: bool = False,
+             render_mode: str | None = None) -> gym.Env:
     """``gym.make(env_id)`` with its registered time limit, inside SB3's Monitor.
 
     With ``monitor_dir`` the monitor writes ``<monitor_dir>/0.monitor.csv`` (rl-zoo3's layout),
-    appending to an existing file when ``append`` (a resumed run).
+    appending to an existing file when ``append`` (a resumed run). ``render_mode="rgb_array"``
+    renders off-screen (no display needed).
     """
     module, _, name = env_id.rpartition(":")
     if module:
         importlib.import_module(module)
-    env = gym.make(name)
+    kwargs = {}
+    if render_mode is not None:  # passed only when asked: some user envs take no arguments at all
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame-based renderers, headless
+        kwargs["render_mode"] = render_mode
+    env = gym.make(name, **kwargs)
     filename = str(Path(monitor_dir) / "0") if monitor_dir is not None else None
     return Monitor(env, filename=filename, override_existing=not append)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -11,7 +12,7 @@ import gymnasium as gym
 from custom_td3 import TD3, TD3Config
 from harness.agents.base import Agent, StepCallback
 from harness.agents import sb3
-from harness.agents.random_policy import RandomConfig, build_random
+from harness.agents.random_policy import RandomConfig, build_random, load_random
 from harness.errors import UsageError, suggest
 
 
@@ -31,6 +32,7 @@ class Arm:
     zoo_algo: str | None
     build: Callable[[gym.Env, Any, int, str], Agent]
     library: str
+    load: Callable[[Path, gym.Env, str], Agent]  # a saved model (run_dir/model.*) ready to act
     sets_budget: bool = True  # False: the arm takes the env's budget from the others (a baseline)
 
 
@@ -39,14 +41,20 @@ def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
     return TD3(env, config, seed=seed, device=device)
 
 
+def load_td3(path: Path, env: gym.Env, device: str) -> TD3:
+    return TD3.load(path, env, device)
+
+
 ARMS: dict[str, Arm] = {
     arm.name: arm
     for arm in (
-        Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_td3, "td3-harness"),
-        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3, "stable-baselines3"),
-        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3"),
+        Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_td3, "td3-harness", load_td3),
+        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3, "stable-baselines3",
+            sb3.loader(sb3.TD3)),
+        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3",
+            sb3.loader(sb3.DDPG)),
         Arm("random", "Uniform random policy (the floor)", RandomConfig, None, build_random, "td3-harness",
-            sets_budget=False),
+            load_random, sets_budget=False),
     )
 }
 

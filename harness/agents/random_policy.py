@@ -81,3 +81,7 @@ class RandomAgent:
 
 def build_random(env: gym.Env, config: RandomConfig, seed: int, device: str) -> RandomAgent:
     return RandomAgent(env, seed)
+
+
+def load_random(path: Path, env: gym.Env, device: str) -> RandomAgent:
+    return RandomAgent(env, json.loads(Path(path).read_text())["seed"])

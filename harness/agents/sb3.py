@@ -168,6 +168,13 @@ class SB3Agent:
         torch.set_rng_state(state["rng"]["torch"])
 
 
+def loader(algo_cls: type[BaseAlgorithm]):
+    """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting."""
+    def load(path: Path, env: gym.Env, device: str) -> SB3Agent:
+        return SB3Agent(algo_cls.load(path, device=device))
+    return load
+
+
 def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> SB3Agent:
     return SB3Agent.build(TD3, env, config, seed, device)
 
