@@ -11,7 +11,7 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from harness.errors import ConfigError, suggest
@@ -30,12 +30,16 @@ def hp(
     choices: Sequence[Any] | None = None,
     also: Sequence[Any] = (),
     policy_kwarg: bool = False,
+    check: Callable[[Any], bool] | None = None,
+    accepted_text: str | None = None,
 ) -> Any:
+    custom_check = check
     """A hyperparameter field: default, help text, accepted range or choices.
 
     ``low``/``high`` bound numbers (exclusive when ``low_open``/``high_open``); ``also``
     lists extra accepted values outside the range (SB3's ``gradient_steps=-1``);
-    ``policy_kwarg`` marks fields that SB3 takes through ``policy_kwargs``.
+    ``policy_kwarg`` marks fields that SB3 takes through ``policy_kwargs``; ``check`` and
+    ``accepted_text`` describe values no range can (SAC's ``ent_coef``: "auto", "auto_0.1" or a number).
 
     The field's metadata holds ``help``, ``accepted`` (text) and ``check`` (a predicate on
     one value): the schema ``build_config`` reads, which other packages' dataclasses can
@@ -62,7 +66,10 @@ def hp(
             return v in also or all(ok(x) for x in (v if isinstance(v, tuple) else (v,)))
     if isinstance(default, list):
         default = tuple(default)
-    meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg)
+    verbatim = custom_check is not None and accepted_text is not None
+    if custom_check is not None:
+        check, text = custom_check, accepted_text or text
+    meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg, verbatim=verbatim)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -71,7 +78,7 @@ def accepted(f: dataclasses.Field, tp: Any) -> str:
     text = f.metadata.get("accepted")
     if text is None:
         return _type_name(tp)
-    return text if text.startswith("one of") else f"{_type_name(tp)} in {text}"
+    return text if text.startswith("one of") or f.metadata.get("verbatim") else f"{_type_name(tp)} in {text}"
 
 
 def _type_name(tp: Any) -> str:

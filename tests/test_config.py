@@ -1,15 +1,16 @@
 import inspect
 
 import pytest
-from stable_baselines3 import DDPG, TD3
+from sb3_contrib import TQC
+from stable_baselines3 import DDPG, SAC, TD3
 
-from harness.agents.sb3 import DDPGConfig, TD3Config, sb3_kwargs
+from harness.agents.sb3 import DDPGConfig, SACConfig, TD3Config, TQCConfig, sb3_kwargs
 from harness.config import as_plain, build_config
 from harness.errors import ConfigError
 
 
 def test_defaults_are_sb3_library_defaults():
-    for config_cls, algo in ((TD3Config, TD3), (DDPGConfig, DDPG)):
+    for config_cls, algo in ((TD3Config, TD3), (DDPGConfig, DDPG), (SACConfig, SAC), (TQCConfig, TQC)):
         signature = inspect.signature(algo.__init__).parameters
         for name, value in as_plain(config_cls()).items():
             if name in signature:
@@ -49,6 +50,16 @@ def test_bad_values_name_key_and_accepted(values, fragment):
 def test_ddpg_refuses_td3_only_keys():
     with pytest.raises(ConfigError, match="unknown hyperparameter 'policy_delay' for DDPGConfig"):
         build_config(DDPGConfig, {"policy_delay": 2}, "x")
+
+
+@pytest.mark.parametrize("value, ok", [("auto", True), ("auto_0.1", True), (0.05, True), ("automatic", False),
+                                       ("auto_x", False), (True, False)])
+def test_sac_entropy_setting(value, ok):
+    if ok:
+        assert build_config(SACConfig, {"ent_coef": value}, "x").ent_coef == value
+    else:
+        with pytest.raises(ConfigError, match="accepted: 'auto', 'auto_<float>' or a number"):
+            build_config(SACConfig, {"ent_coef": value}, "x")
 
 
 def test_gradient_steps_minus_one_is_accepted():

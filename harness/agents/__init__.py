@@ -53,6 +53,9 @@ ARMS: dict[str, Arm] = {
             sb3.loader(sb3.TD3)),
         Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3",
             sb3.loader(sb3.DDPG)),
+        Arm("sb3-sac", "Stable-Baselines3 SAC", sb3.SACConfig, "sac", sb3.build_sac, "stable-baselines3",
+            sb3.loader(sb3.SAC)),
+        Arm("sb3-tqc", "sb3-contrib TQC", sb3.TQCConfig, "tqc", sb3.build_tqc, "sb3-contrib", sb3.loader(sb3.TQC)),
         Arm("random", "Uniform random policy (the floor)", RandomConfig, None, build_random, "td3-harness",
             load_random, sets_budget=False),
     )

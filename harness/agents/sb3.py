@@ -11,7 +11,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3 import DDPG, TD3
+from sb3_contrib import TQC
+from stable_baselines3 import DDPG, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
@@ -60,6 +61,45 @@ class TD3Config(OffPolicyConfig):
 @dataclass(frozen=True)
 class DDPGConfig(OffPolicyConfig):
     """SB3 DDPG: TD3 with one critic update per actor update and no target smoothing."""
+
+
+def _entropy_setting(v: Any) -> bool:
+    """SAC's ent_coef / target_entropy: 'auto', 'auto_<initial>' or a number."""
+    if isinstance(v, str):
+        head, _, tail = v.partition("_")
+        return head == "auto" and (not tail or tail.replace(".", "", 1).replace("e-", "", 1).isdigit())
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class SACConfig(OffPolicyConfig):
+    """SB3 SAC: a stochastic actor with entropy regularization (Haarnoja et al. 2018); SB3's defaults."""
+
+    learning_rate: float = hp(3e-4, "Adam step size (initial value if linear)", low=0, low_open=True)
+    net_arch: tuple[int, ...] = hp((256, 256), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
+    ent_coef: str | float = hp("auto", "Entropy coefficient: 'auto' (learned), 'auto_<initial>' or a fixed number",
+                               check=_entropy_setting, accepted_text="'auto', 'auto_<float>' or a number")
+    target_entropy: str | float = hp("auto", "Entropy target when ent_coef is learned: 'auto' is -dim(action)",
+                                     check=_entropy_setting, accepted_text="'auto' or a number")
+    target_update_interval: int = hp(1, "Gradient steps between target network updates", low=1)
+    use_sde: bool = hp(False, "Generalized state-dependent exploration instead of independent noise",
+                       choices=(False, True))
+    sde_sample_freq: int = hp(-1, "With use_sde: resample the noise matrix every N steps (-1: per rollout)",
+                              low=1, also=(-1,))
+    use_sde_at_warmup: bool = hp(False, "Use gSDE instead of uniform actions before learning starts",
+                                 choices=(False, True))
+    log_std_init: float = hp(-3.0, "Initial log standard deviation of the policy", policy_kwarg=True)
+    use_expln: bool = hp(False, "With use_sde: expln instead of exp to keep the std positive",
+                         choices=(False, True), policy_kwarg=True)
+
+
+@dataclass(frozen=True)
+class TQCConfig(SACConfig):
+    """sb3-contrib TQC: SAC with distributional critics and the top quantiles dropped (Kuznetsov et al. 2020)."""
+
+    top_quantiles_to_drop_per_net: int = hp(2, "Quantiles dropped per critic from the target", low=0)
+    n_quantiles: int = hp(25, "Quantiles per critic", low=1, policy_kwarg=True)
+    n_critics: int = hp(2, "Number of critics", low=1, policy_kwarg=True)
 
 
 def sb3_kwargs(config: OffPolicyConfig, action_space: gym.spaces.Box) -> dict[str, Any]:
@@ -181,3 +221,11 @@ def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> SB3Age
 
 def build_ddpg(env: gym.Env, config: DDPGConfig, seed: int, device: str) -> SB3Agent:
     return SB3Agent.build(DDPG, env, config, seed, device)
+
+
+def build_sac(env: gym.Env, config: SACConfig, seed: int, device: str) -> SB3Agent:
+    return SB3Agent.build(SAC, env, config, seed, device)
+
+
+def build_tqc(env: gym.Env, config: TQCConfig, seed: int, device: str) -> SB3Agent:
+    return SB3Agent.build(TQC, env, config, seed, device)
