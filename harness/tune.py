@@ -77,7 +77,7 @@ def storage_for(spec: TuneSpec, results_root: Path) -> optuna.storages.BaseStora
         folder = study_dir(spec, results_root)
         folder.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(folder / "journal.log")))
-    if not spec.storage.split(":")[0].split("+")[0] in ("postgresql", "sqlite", "mysql"):
+    if spec.storage.split(":")[0].split("+")[0] not in ("postgresql", "sqlite", "mysql"):
         raise UsageError(f"--storage {spec.storage!r}: expected postgresql://..., mysql://... or sqlite:///...")
     # Heartbeats let a live study see a dead worker's trial; the callback retries it as a new trial.
     return RDBStorage(spec.storage, heartbeat_interval=spec.heartbeat, grace_period=3 * spec.heartbeat,

@@ -66,8 +66,13 @@ class DDPGConfig(OffPolicyConfig):
 def _entropy_setting(v: Any) -> bool:
     """SAC's ent_coef / target_entropy: 'auto', 'auto_<initial>' or a number."""
     if isinstance(v, str):
-        head, _, tail = v.partition("_")
-        return head == "auto" and (not tail or tail.replace(".", "", 1).replace("e-", "", 1).isdigit())
+        head, sep, tail = v.partition("_")
+        if head != "auto":
+            return False
+        try:
+            return not sep or float(tail) > 0
+        except ValueError:
+            return False
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
