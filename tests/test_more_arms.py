@@ -23,3 +23,19 @@ def test_runs_through_the_runner(tmp_path, arm):
     assert summary["status"] == "complete" and summary["updates"] > 0
     evals = pd.read_csv(tmp_path / "m" / arm / "Pendulum-v1_0" / "evals.csv")
     assert evals["step"].tolist() == [0, 200, 400]
+
+
+def test_ddpg_ornstein_uhlenbeck_noise_from_yaml(tmp_path):
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    from harness.agents import get_arm
+    from harness.envs import make_env
+
+    hp = tmp_path / "ou.yml"
+    hp.write_text("sb3-ddpg:\n  all: {noise_type: ornstein-uhlenbeck, noise_std: 0.3, net_arch: [16]}\n")
+    zoo, ou = (StudySpec("s", ("Pendulum-v1",), ("sb3-ddpg",), (0,), hp_files=files).expand()[0] for files in ((), (hp,)))
+    assert zoo.config.noise_type == "normal" and ou.config.noise_type == "ornstein-uhlenbeck"
+    agent = get_arm("sb3-ddpg").build(make_env("Pendulum-v1"), ou.config, 0, "cpu")
+    assert isinstance(agent.model.action_noise, OrnsteinUhlenbeckActionNoise)
+    assert agent.model.action_noise._sigma.tolist() == [0.3]
+    assert not isinstance(agent.model.action_noise, NormalActionNoise)
