@@ -30,21 +30,25 @@ def hp(
     choices: Sequence[Any] | None = None,
     also: Sequence[Any] = (),
     policy_kwarg: bool = False,
-    check: Callable[[Any], bool] | None = None,
-    accepted_text: str | None = None,
+    predicate: Callable[[Any], bool] | None = None,
+    accepted_text: str = "",
 ) -> Any:
-    custom_check = check
     """A hyperparameter field: default, help text, accepted range or choices.
 
     ``low``/``high`` bound numbers (exclusive when ``low_open``/``high_open``); ``also``
     lists extra accepted values outside the range (SB3's ``gradient_steps=-1``);
-    ``policy_kwarg`` marks fields that SB3 takes through ``policy_kwargs``; ``check`` and
+    ``policy_kwarg`` marks fields that SB3 takes through ``policy_kwargs``; ``predicate`` and
     ``accepted_text`` describe values no range can (SAC's ``ent_coef``: "auto", "auto_0.1" or a number).
 
     The field's metadata holds ``help``, ``accepted`` (text) and ``check`` (a predicate on
     one value): the schema ``build_config`` reads, which other packages' dataclasses can
     also provide without importing this module.
     """
+    if isinstance(default, list):
+        default = tuple(default)
+    if predicate is not None:
+        meta = dict(help=help, accepted=accepted_text, check=predicate, policy_kwarg=policy_kwarg, verbatim=True)
+        return dataclasses.field(default=default, metadata=meta)
     if choices is not None:
         choices = tuple(choices)
         text = "one of " + ", ".join("null" if c is None else repr(c) for c in choices)
@@ -64,12 +68,7 @@ def hp(
 
         def check(v: Any) -> bool:
             return v in also or all(ok(x) for x in (v if isinstance(v, tuple) else (v,)))
-    if isinstance(default, list):
-        default = tuple(default)
-    verbatim = custom_check is not None and accepted_text is not None
-    if custom_check is not None:
-        check, text = custom_check, accepted_text or text
-    meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg, verbatim=verbatim)
+    meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg, verbatim=False)
     return dataclasses.field(default=default, metadata=meta)
 
 

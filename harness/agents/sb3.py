@@ -83,9 +83,9 @@ class SACConfig(OffPolicyConfig):
     learning_rate: float = hp(3e-4, "Adam step size (initial value if linear)", low=0, low_open=True)
     net_arch: tuple[int, ...] = hp((256, 256), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
     ent_coef: str | float = hp("auto", "Entropy coefficient: 'auto' (learned), 'auto_<initial>' or a fixed number",
-                               check=_entropy_setting, accepted_text="'auto', 'auto_<float>' or a number")
+                               predicate=_entropy_setting, accepted_text="'auto', 'auto_<float>' or a number")
     target_entropy: str | float = hp("auto", "Entropy target when ent_coef is learned: 'auto' is -dim(action)",
-                                     check=_entropy_setting, accepted_text="'auto' or a number")
+                                     predicate=_entropy_setting, accepted_text="'auto' or a number")
     target_update_interval: int = hp(1, "Gradient steps between target network updates", low=1)
     use_sde: bool = hp(False, "Generalized state-dependent exploration instead of independent noise",
                        choices=(False, True))
