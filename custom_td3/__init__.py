@@ -1,4 +1,5 @@
-"""Our TD3: readable like the paper, with prioritized replay and n-step returns as switches.
+"""Our TD3: readable like the paper, with prioritized replay, n-step returns, NoisyNets, exploration-noise
+decay and an episode-length curriculum as switches.
 
 Knows nothing of the harness: ``TD3(env, TD3Config(...), seed).learn(total_steps)``.
 """

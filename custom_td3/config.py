@@ -1,4 +1,5 @@
-"""TD3's hyperparameters: SB3's names where SB3 has the concept, plus the PER switches.
+"""TD3's hyperparameters: SB3's names where SB3 has the concept, plus the switches this TD3 adds
+(prioritized replay, NoisyNets, exploration-noise decay, an episode-length curriculum).
 
 The dataclass validates itself; a bad value raises ValueError naming the key and what is
 accepted. Each field's metadata carries ``help``, ``accepted`` and ``check``, so tools that
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from custom_td3.schedules import SCHEDULES, EpisodeLengthSchedule
+
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "gelu", "silu")
 
 
@@ -21,6 +24,30 @@ def param(default: Any, help: str, accepted: str, check: Callable[[Any], bool]) 
 
 def _positive(v: float) -> bool:
     return v > 0 and math.isfinite(v)
+
+
+def _as_tuples(v: Any) -> Any:
+    """Lists from YAML as the tuples of a frozen dataclass, one level of nesting deep."""
+    if isinstance(v, (list, tuple)):
+        return tuple(tuple(e) if isinstance(e, (list, tuple)) else e for e in v)
+    return v
+
+
+def _count(v: Any) -> bool:
+    """A positive integer, not a bool: an episode number or a step cap."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _episode_length_schedule(v: Any) -> bool:
+    """None, or ``((until_episode, max_steps), ..., (None, max_steps))`` with increasing ``until_episode``."""
+    if v is None:
+        return True
+    if not isinstance(v, tuple) or not v or not all(isinstance(e, tuple) and len(e) == 2 for e in v):
+        return False
+    thresholds, caps = [e[0] for e in v], [e[1] for e in v]
+    bounded = thresholds[:-1]
+    return (thresholds[-1] is None and all(map(_count, bounded)) and all(map(_count, caps))
+            and all(a < b for a, b in zip(bounded, bounded[1:])))
 
 
 @dataclass(frozen=True)
@@ -53,8 +80,26 @@ class TD3Config:
                                lambda v: v in ACTIVATIONS)
     noise_type: str | None = param("normal", "Exploration noise on the actor's action",
                                    "one of null, 'normal'", lambda v: v in (None, "normal"))
-    noise_std: float = param(0.1, "Std of the Gaussian exploration noise (normalized actions)", "[0, inf)",
-                             lambda v: v >= 0)
+    noise_std: float = param(0.1, "Std of the Gaussian exploration noise (normalized actions); "
+                             "with a noise_schedule, its value at step 0", "[0, inf)", lambda v: v >= 0)
+    noise_schedule: str = param("constant", "Decay of the exploration std from noise_std to noise_std_final "
+                                "over noise_decay_steps env steps: 'linear' (straight line), 'exponential' "
+                                "(same factor each step)", "one of " + ", ".join(map(repr, SCHEDULES)),
+                                lambda v: v in SCHEDULES)
+    noise_std_final: float = param(0.01, "Exploration std reached at noise_decay_steps and kept after",
+                                   "[0, inf)", lambda v: v >= 0 and math.isfinite(v))
+    noise_decay_steps: int = param(100_000, "Env steps (warm-up included) over which noise_schedule decays",
+                                   "[1, inf)", lambda v: v >= 1)
+    noisy_nets: bool = param(False, "NoisyNets (Fortunato et al. 2017): factorized Gaussian noise on the actor's "
+                             "weights explores instead of action noise (needs noise_type null)",
+                             "one of true, false", lambda v: isinstance(v, bool))
+    noisy_sigma0: float = param(0.5, "NoisyNets: sigma_0; each noise scale starts at sigma_0 / sqrt(fan_in)",
+                                "[0, inf)", lambda v: v >= 0 and math.isfinite(v))
+    episode_length_schedule: EpisodeLengthSchedule | None = param(
+        None, "Curriculum for training episodes: each [until_episode, max_steps] caps the episodes before "
+        "until_episode (the last, [null, max_steps], all later ones); a capped episode is truncated, not terminal",
+        "one of null, [[until_episode, max_steps], ..., [null, max_steps]] with increasing until_episode >= 1 "
+        "and max_steps >= 1", _episode_length_schedule)
     prioritized: bool = param(False, "Prioritized experience replay (proportional, Schaul et al. 2015)",
                               "one of true, false", lambda v: isinstance(v, bool))
     per_alpha: float = param(0.6, "PER: priority exponent (0: uniform)", "[0, 1]", lambda v: 0 <= v <= 1)
@@ -66,8 +111,27 @@ class TD3Config:
     def __post_init__(self) -> None:
         if isinstance(self.net_arch, list):
             object.__setattr__(self, "net_arch", tuple(self.net_arch))
+        object.__setattr__(self, "episode_length_schedule", _as_tuples(self.episode_length_schedule))
         for f in fields(self):
             value = getattr(self, f.name)
             if not f.metadata["check"](value):
                 raise ValueError(f"hyperparameter '{f.name}' = {value!r} is out of range; "
                                  f"accepted: {f.metadata['accepted']}")
+        self._check_exploration()
+
+    def _check_exploration(self) -> None:
+        """Exploration settings that contradict each other: one would be silently ignored, or a decay would not decay."""
+        if self.noisy_nets and self.noise_type is not None:
+            raise ValueError(f"hyperparameter 'noisy_nets' = True needs 'noise_type' = null (the actor's weight "
+                             f"noise replaces action noise); got noise_type = {self.noise_type!r}")
+        if self.noise_schedule == "constant":
+            return
+        if self.noise_type is None:
+            raise ValueError(f"hyperparameter 'noise_schedule' = {self.noise_schedule!r} decays action noise; "
+                             f"accepted with noise_type 'normal', got noise_type = null")
+        # Both decays run from noise_std down to the floor; the exponential one cannot reach 0.
+        exponential = self.noise_schedule == "exponential"
+        if self.noise_std_final > self.noise_std or (exponential and self.noise_std_final == 0):
+            accepted = f"{'(' if exponential else '['}0, noise_std = {self.noise_std!r}]"
+            raise ValueError(f"hyperparameter 'noise_std_final' = {self.noise_std_final!r} is out of range; "
+                             f"accepted with noise_schedule {self.noise_schedule!r}: {accepted}")

@@ -1,13 +1,19 @@
 """Actor and twin critic, laid out as Stable-Baselines3 lays out its TD3 MLP policy.
 
 The same layer order (``Linear, act, ..., Linear``, a final ``Tanh`` on the actor) lets
-weights move between the two implementations, which the parity tests rely on.
+weights move between the two implementations, which the parity tests rely on. The actor's
+layers may instead be NoisyNets layers (``noisy.py``), passed in as its ``linear`` factory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+#: (in_features, out_features) -> a linear layer: nn.Linear, or a NoisyLinear with its sigma_0 bound.
+LinearFactory = Callable[[int, int], nn.Module]
 
 ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
                       "gelu": nn.GELU, "silu": nn.SiLU}
@@ -16,23 +22,28 @@ ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_re
 IN_PLACE = {"relu", "elu", "leaky_relu", "silu"}
 
 
-def mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...], activation: str) -> nn.Sequential:
-    """``Linear(in, h0), act, Linear(h0, h1), act, ..., Linear(h_last, out)``."""
+def mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...], activation: str,
+        linear: LinearFactory = nn.Linear) -> nn.Sequential:
+    """``Linear(in, h0), act, Linear(h0, h1), act, ..., Linear(h_last, out)``, each Linear made by ``linear``."""
     layers: list[nn.Module] = []
     for width in hidden:
         act = ACTIVATION_CLASSES[activation](inplace=True) if activation in IN_PLACE else ACTIVATION_CLASSES[activation]()
-        layers += [nn.Linear(in_dim, width), act]
+        layers += [linear(in_dim, width), act]
         in_dim = width
-    layers.append(nn.Linear(in_dim, out_dim))
+    layers.append(linear(in_dim, out_dim))
     return nn.Sequential(*layers)
 
 
 class Actor(nn.Module):
-    """Deterministic policy mu(s) in [-1, 1]^act_dim (normalized action units)."""
+    """Deterministic policy mu(s) in [-1, 1]^act_dim (normalized action units).
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], activation: str):
+    With NoisyLinear layers it is deterministic outside a ``noisy.perturbed`` block (the mean weights).
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], activation: str,
+                 linear: LinearFactory = nn.Linear):
         super().__init__()
-        self.mu = nn.Sequential(*mlp(obs_dim, act_dim, hidden, activation), nn.Tanh())
+        self.mu = nn.Sequential(*mlp(obs_dim, act_dim, hidden, activation, linear), nn.Tanh())
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) -> (B, act_dim)."""

@@ -1,6 +1,7 @@
 """TD3 (Fujimoto, van Hoof and Meger, 2018) with prioritized replay and n-step returns as switches.
 
-Read top to bottom: the agent acts (random warm-up, then the actor plus Gaussian noise),
+Read top to bottom: the agent acts (random warm-up, then the actor plus Gaussian noise whose
+std may decay with ``noise_schedule``, or the actor under NoisyNets weight noise),
 stores transitions through an n-step accumulator into a replay buffer, and after every
 ``train_freq`` steps runs ``gradient_steps`` updates of ``train()``: the critic step on the
 clipped double-Q target with target-policy smoothing, then every ``policy_delay`` updates the
@@ -9,13 +10,28 @@ actor step and the Polyak averaging of both target networks.
 The buffer always returns the same Batch (weights and per-sample discounts included), so the
 update has no branches for PER or n-step: uniform replay gives weights of 1, one-step
 transitions carry gamma, and priority updates are a no-op for uniform replay.
+
+Exploration options (all off by default):
+
+* ``noisy_nets``: the actor's linear layers are factorized NoisyLinear layers (``noisy.py``).
+  A fresh noise draw perturbs the actor for every exploring action and for every actor update
+  (one draw per minibatch, as the paper draws one per step and per batch). Deterministic
+  ``predict`` and the target actor use the mean weights, so TD3's target-policy smoothing stays
+  the only noise in the critic's target. The noise comes from ``noise_gen``, which checkpoints save.
+* ``noise_schedule``: the Gaussian action-noise std at env step t is
+  ``schedules.SCHEDULES[noise_schedule](noise_std, noise_std_final, noise_decay_steps, t)``.
+* ``episode_length_schedule``: training episodes end, truncated, after the curriculum's cap of
+  steps for their episode number; the environment's own time limit still applies. The cap lives
+  in ``learn``'s loop only, so evaluation, which runs ``predict`` on its own environment, is unaffected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +41,10 @@ import torch
 
 from custom_td3.config import TD3Config
 from custom_td3.networks import Actor, Critic
+from custom_td3.noisy import NoisyLinear, perturbed
 from custom_td3.nstep import NStepAccumulator
 from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
+from custom_td3.schedules import SCHEDULES, episode_step_cap
 
 #: Called after every env step with the total env steps so far; returning False stops learn().
 StepCallback = Callable[[int], bool]
@@ -49,9 +67,11 @@ class TD3:
 
         torch.manual_seed(seed)  # network initialisation
         self.rng = np.random.default_rng(seed)  # warm-up actions, exploration noise, replay sampling
-        self.noise_gen = torch.Generator(device=self.device).manual_seed(seed)  # target smoothing noise
+        # Target smoothing noise and NoisyNets weight noise.
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(seed)
 
-        self.actor = Actor(obs_dim, act_dim, c.net_arch, c.activation_fn).to(self.device)
+        linear = partial(NoisyLinear, sigma0=c.noisy_sigma0) if c.noisy_nets else torch.nn.Linear
+        self.actor = Actor(obs_dim, act_dim, c.net_arch, c.activation_fn, linear).to(self.device)
         self.critic = Critic(obs_dim, act_dim, c.net_arch, c.activation_fn).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
@@ -67,6 +87,7 @@ class TD3:
         self.num_timesteps = 0
         self.num_updates = 0
         self.num_episodes = 0
+        self.episode_steps = 0  # steps of the current training episode, for episode_length_schedule
         self.steps_since_train = 0  # env steps collected since the last training round
         self._obs: np.ndarray | None = None  # None: the next step starts a new episode
         self.last_losses: dict[str, torch.Tensor] = {}
@@ -101,7 +122,9 @@ class TD3:
         # Delayed policy updates: the actor and both targets move every policy_delay critic steps.
         if self.num_updates % c.policy_delay == 0:
             self.critic.requires_grad_(False)  # the actor step needs dQ/da, not the critic's weight gradients
-            actor_loss = -self.critic.q1(batch.observations, self.actor(batch.observations)).mean()
+            with self._actor_noise(c.noisy_nets):
+                actions = self.actor(batch.observations)
+            actor_loss = -self.critic.q1(batch.observations, actions).mean()
             _require_finite(actor_loss, "actor loss", self.num_updates)
             self.actor_optimizer.zero_grad()
             actor_loss.backward()
@@ -115,16 +138,26 @@ class TD3:
 
     # ------------------------------------------------------------------ acting
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Env-scaled action for one observation; with ``deterministic=False`` exploration noise is added."""
+        """Env-scaled action for one observation; with ``deterministic=False`` it explores as training does."""
         return self._scale(self._normalized_action(obs, explore=not deterministic))
 
     def _normalized_action(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        with torch.no_grad():
+        c = self.config
+        with torch.no_grad(), self._actor_noise(explore and c.noisy_nets):
             x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(1, -1)
             action = self.actor(x)[0].cpu().numpy()
-        if explore and self.config.noise_type == "normal":
-            action = np.clip(action + self.rng.normal(0.0, self.config.noise_std, action.shape), -1.0, 1.0)
+        if explore and c.noise_type == "normal":
+            action = np.clip(action + self.rng.normal(0.0, self.exploration_std(), action.shape), -1.0, 1.0)
         return action
+
+    def exploration_std(self) -> float:
+        """Std of the Gaussian action noise at the current env step, as ``noise_schedule`` sets it."""
+        c = self.config
+        return SCHEDULES[c.noise_schedule](c.noise_std, c.noise_std_final, c.noise_decay_steps, self.num_timesteps)
+
+    def _actor_noise(self, noisy: bool) -> contextlib.AbstractContextManager[None]:
+        """NoisyNets: a fresh weight-noise draw on the actor for the block when ``noisy``; else its mean weights."""
+        return perturbed(self.actor, self.noise_gen) if noisy else contextlib.nullcontext()
 
     def _scale(self, action: np.ndarray) -> np.ndarray:
         """[-1, 1] -> [low, high]."""
@@ -145,11 +178,15 @@ class TD3:
             next_obs, reward, terminated, truncated, _ = self.env.step(self._scale(action))
             self.num_timesteps += 1
             self.steps_since_train += 1
+            self.episode_steps += 1
+            truncated = truncated or self._episode_cap_reached()
             for t in self.nstep.push(self._obs, action, float(reward), next_obs, terminated, truncated):
                 self.buffer.add(*t)
             episode_over = terminated or truncated
             self._obs = None if episode_over else next_obs
-            self.num_episodes += int(episode_over)
+            if episode_over:
+                self.num_episodes += 1
+                self.episode_steps = 0
 
             due = (self.num_timesteps % c.train_freq == 0 if c.train_freq_unit == "step"
                    else episode_over and self.num_episodes % c.train_freq == 0)
@@ -161,6 +198,11 @@ class TD3:
             if callback is not None and not callback(self.num_timesteps):
                 break
         return self
+
+    def _episode_cap_reached(self) -> bool:
+        """The curriculum ends this episode here: a truncation, so its last transition is bootstrapped."""
+        schedule = self.config.episode_length_schedule
+        return schedule is not None and self.episode_steps >= episode_step_cap(schedule, self.num_episodes)
 
     def _train_round(self, gradient_steps: int) -> None:
         c = self.config
@@ -224,7 +266,8 @@ class TD3:
             "rng": self.rng.bit_generator.state, "noise_gen": self.noise_gen.get_state(),
             "env_rng": env_rng.bit_generator.state if env_rng is not None else None,
             "counters": {"num_timesteps": self.num_timesteps, "num_updates": self.num_updates,
-                         "num_episodes": self.num_episodes, "steps_since_train": self.steps_since_train},
+                         "num_episodes": self.num_episodes, "episode_steps": self.episode_steps,
+                         "steps_since_train": self.steps_since_train},
             "mid_episode": self._obs is not None,
         }
 
@@ -244,6 +287,7 @@ class TD3:
             # The env cannot be put back mid-episode: the next step starts a fresh episode, and the
             # pending n-step window of the cut one is dropped rather than joined to it.
             self.nstep = NStepAccumulator(self.config.n_steps, self.config.gamma)
+            self.episode_steps = 0
 
 
 def _require_finite(loss: torch.Tensor, name: str, update: int) -> None:
