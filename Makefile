@@ -1,9 +1,11 @@
 # One entry point per question. Every target builds .venv from pyproject.toml on first use.
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
 #                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
+#                [BACKEND=local|ray] [RAY_ADDRESS=host:port] [CHECKPOINT_URI=uri] [MAX_RETRIES=N]   (Ray: README)
 #   make report STUDY=name
 #   make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=quick|STEPS=N] [SEEDS_PER_TRIAL=1] [STORAGE=url]
 #             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
+#             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N]
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
 #   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
 #   make test / make test-learning
@@ -13,20 +15,25 @@ VENV ?= .venv
 # The CPU wheel by default; a GPU user overrides, e.g. TORCH="torch==2.13.0 --index-url <cuda index>".
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Extras of pyproject.toml to install; EXTRAS=dev,bullet adds the PyBullet envs (what CI runs).
+EXTRAS ?= dev
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 # Options passed to the CLI only when set, so the CLI's own defaults stay the single source.
 opt = $(if $($(1)),$(2) $($(1)))
+RAY_OPTS = $(call opt,BACKEND,--backend) $(call opt,RAY_ADDRESS,--ray-address) $(call opt,MAX_RETRIES,--max-retries)
 COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,--seeds) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
 	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) \
 	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) \
-	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(ARGS)
+	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(RAY_OPTS) \
+	$(call opt,CHECKPOINT_URI,--checkpoint-uri) $(ARGS)
 
 TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--trials) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,SEEDS_PER_TRIAL,--seeds-per-trial) \
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
-	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(ARGS)
+	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(RAY_OPTS) $(ARGS)
 
 .PHONY: venv compare report tune enjoy record bench test test-learning clean-venv
 
@@ -35,7 +42,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 compare: $(STAMP)

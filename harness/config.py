@@ -85,7 +85,9 @@ def _type_name(tp: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is tuple:
-        return "a list of " + {int: "integers", float: "floats", str: "strings"}[typing.get_args(tp)[0]]
+        item = typing.get_args(tp)[0]
+        names = {int: "integers", float: "floats", str: "strings"}
+        return "a list of " + names.get(item, "lists" if typing.get_origin(item) is tuple else str(item))
     return {int: "an integer", float: "a float", str: "a string", bool: "true/false",
             type(None): "null"}.get(tp, str(tp))
 
@@ -145,7 +147,7 @@ def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | 
     """
     known = fields_of(cls)
     data = dataclasses.asdict(base) if base is not None else {}
-    for key, raw in values.items():
+    for key, raw in _expand_compound(cls, values, where).items():
         if key not in known:
             raise ConfigError(
                 f"{where}: unknown hyperparameter '{key}' for {cls.__name__}.{suggest(key, known)} "
@@ -168,6 +170,30 @@ def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | 
         return cls(**data)
     except ValueError as exc:  # a dataclass that validates itself in __post_init__
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _expand_compound(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Spread compound keys over the fields they stand for.
+
+    A dataclass may declare ``COMPOUND = {"net_arch": {"pi": "net_arch_pi", "qf": "net_arch_qf"}}``:
+    then ``net_arch: {pi: [..], qf: [..]}`` (rl-zoo3's and SB3's dict form) sets each named field,
+    and a plain ``net_arch: [..]`` sets all of them, as SB3 reads a shared list.
+    """
+    compound: Mapping[str, Mapping[str, str]] = getattr(cls, "COMPOUND", {})
+    out: dict[str, Any] = {}
+    for key, raw in values.items():
+        parts = compound.get(key)
+        if parts is None:
+            out[key] = raw
+        elif isinstance(raw, Mapping):
+            for part, value in raw.items():
+                if part not in parts:
+                    raise ConfigError(f"{where}: hyperparameter '{key}' has no part '{part}'; "
+                                      f"accepted: a list, or a mapping with keys {', '.join(parts)}")
+                out[parts[part]] = value
+        else:
+            out.update({name: raw for name in parts.values()})
+    return out
 
 
 def as_plain(config: Any) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def resolve(
 
     entry = zoo.lookup(arm.zoo_algo, env_id) if arm.zoo_algo else None
     if entry is not None:
-        where = f"{entry.source} [{name}]"
+        where = f"{entry.source} [{entry.label or name}]"
         config, n_timesteps = _apply(arm, config, entry.values, where, entry.n_timesteps)
         sources.append(where)
     else:

@@ -31,6 +31,7 @@ class ZooEntry:
     n_timesteps: int
     values: dict[str, Any]
     source: str  # e.g. "rl-zoo3 2.9.2 td3.yml"
+    label: str = ""  # the entry used: the env id, or e.g. "Hopper-v4 for Hopper-v5"
 
 
 def zoo_version() -> str:
@@ -47,15 +48,28 @@ def load_zoo_file(algo: str) -> dict[str, Any]:
     return data or {}
 
 
+#: Envs the zoo tunes under an earlier version only. Gymnasium's MuJoCo v5 envs keep v4's
+#: observations, actions and rewards (v5 fixes bugs and adds options), so v4's tuned values
+#: are the zoo's best guess for them; the run records which entry it used.
+ZOO_ALIASES = {f"{name}-v5": f"{name}-v4" for name in
+               ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer")}
+
+
 def lookup(algo: str, env_id: str) -> ZooEntry | None:
-    """The zoo's tuned entry for ``env_id`` (the part after ``module:``), or None if not listed."""
+    """The zoo's tuned entry for ``env_id`` (the part after ``module:``), or None if not listed.
+
+    An env the zoo lists only under an earlier version (``ZOO_ALIASES``) gets that entry, and
+    its source says so: ``rl-zoo3 2.9.2 td3.yml [Hopper-v4 for Hopper-v5]``.
+    """
     name = env_id.split(":")[-1]
-    raw = load_zoo_file(algo).get(name)
-    if raw is None:
+    table = load_zoo_file(algo)
+    listed = name if name in table else ZOO_ALIASES.get(name)
+    if listed is None or table.get(listed) is None:
         return None
     source = f"rl-zoo3 {zoo_version()} {algo}.yml"
-    n_timesteps, values = convert_entry(dict(raw), f"{source} [{name}]")
-    return ZooEntry(algo, name, n_timesteps, values, source)
+    label = name if listed == name else f"{listed} for {name}"
+    n_timesteps, values = convert_entry(dict(table[listed]), f"{source} [{label}]")
+    return ZooEntry(algo, name, n_timesteps, values, source, label)
 
 
 def convert_entry(raw: dict[str, Any], where: str) -> tuple[int, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""SB3 SAC and sb3-contrib TQC through the same adapter and runner, at the zoo's values."""
+"""SB3 SAC and sb3-contrib TQC and CrossQ through the same adapter and runner, at the zoo's values."""
 
 import pandas as pd
 import pytest
@@ -15,7 +15,7 @@ def test_zoo_values_and_a_matched_budget():
     assert tqc.net_arch == (400, 300) and tqc.learning_rate == pytest.approx(7.3e-4)
 
 
-@pytest.mark.parametrize("arm", ["sb3-sac", "sb3-tqc"])
+@pytest.mark.parametrize("arm", ["sb3-sac", "sb3-tqc", "sb3-crossq"])
 def test_runs_through_the_runner(tmp_path, arm):
     spec = StudySpec("m", ("Pendulum-v1",), (arm,), (0,), steps=400, eval_freq=200, eval_episodes=1,
                      hp_overrides={"net_arch": [16, 16]}).expand()[0]
@@ -39,3 +39,23 @@ def test_ddpg_ornstein_uhlenbeck_noise_from_yaml(tmp_path):
     assert isinstance(agent.model.action_noise, OrnsteinUhlenbeckActionNoise)
     assert agent.model.action_noise._sigma.tolist() == [0.3]
     assert not isinstance(agent.model.action_noise, NormalActionNoise)
+
+
+def test_crossq_widths_from_the_zoo_dict_and_from_one_list():
+    from harness.agents import get_arm
+    from harness.config import build_config
+    from harness.envs import make_env
+
+    zoo = StudySpec("s", ("BipedalWalker-v3",), ("sb3-crossq",), (0,)).expand()[0]
+    assert (zoo.config.net_arch_pi, zoo.config.net_arch_qf) == ((256, 256), (1024, 1024))  # zoo: dict(pi=, qf=)
+    assert zoo.budget.full_steps == 200_000 and zoo.config.gamma == 0.98
+    cls = get_arm("sb3-crossq").config_cls
+    shared = build_config(cls, {"net_arch": [16, 8]}, "x")
+    assert (shared.net_arch_pi, shared.net_arch_qf) == ((16, 8), (16, 8))
+    split = build_config(cls, {"net_arch": {"pi": [8], "qf": [32, 32]}}, "x")
+    agent = get_arm("sb3-crossq").build(make_env("Pendulum-v1"), split, 0, "cpu")
+    widths = lambda net: [m.out_features for m in net.modules() if m.__class__.__name__ == "Linear"]  # noqa: E731
+    assert widths(agent.model.policy.actor.latent_pi) == [8]
+    assert widths(agent.model.policy.critic.q_networks[0]) == [32, 32, 1]
+    with pytest.raises(Exception, match="no part 'q'; accepted: a list, or a mapping with keys pi, qf"):
+        build_config(cls, {"net_arch": {"pi": [8], "q": [8]}}, "x")

@@ -56,6 +56,8 @@ ARMS: dict[str, Arm] = {
         Arm("sb3-sac", "Stable-Baselines3 SAC", sb3.SACConfig, "sac", sb3.build_sac, "stable-baselines3",
             sb3.loader(sb3.SAC)),
         Arm("sb3-tqc", "sb3-contrib TQC", sb3.TQCConfig, "tqc", sb3.build_tqc, "sb3-contrib", sb3.loader(sb3.TQC)),
+        Arm("sb3-crossq", "sb3-contrib CrossQ", sb3.CrossQConfig, "crossq", sb3.build_crossq, "sb3-contrib",
+            sb3.loader(sb3.CrossQ)),
         Arm("random", "Uniform random policy (the floor)", RandomConfig, None, build_random, "td3-harness",
             load_random, sets_budget=False),
     )

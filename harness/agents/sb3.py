@@ -6,12 +6,12 @@ import io
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
-from sb3_contrib import TQC
+from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import DDPG, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -26,8 +26,8 @@ ACTIVATION_CLASSES = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "elu": torch
 
 
 @dataclass(frozen=True)
-class OffPolicyConfig:
-    """Hyperparameters shared by SB3's off-policy actor-critics; defaults are SB3's own."""
+class OffPolicyCore:
+    """Hyperparameters every SB3 off-policy algorithm takes; defaults are SB3's own."""
 
     learning_rate: float = hp(1e-3, "Adam step size for actor and critics (initial value if linear)", low=0, low_open=True)
     lr_schedule: str = hp("constant", "'linear' decays learning_rate to 0 over the run (rl-zoo3's lin_<x>)",
@@ -35,7 +35,6 @@ class OffPolicyConfig:
     buffer_size: int = hp(1_000_000, "Replay buffer capacity in transitions", low=1)
     learning_starts: int = hp(100, "Env steps of uniform random actions before learning starts", low=0)
     batch_size: int = hp(256, "Minibatch size per gradient step", low=1)
-    tau: float = hp(0.005, "Polyak coefficient for target networks", low=0, high=1, low_open=True)
     gamma: float = hp(0.99, "Discount factor", low=0, high=1)
     train_freq: int = hp(1, "Train every train_freq steps (or episodes, see train_freq_unit)", low=1)
     train_freq_unit: str = hp("step", "Unit of train_freq", choices=("step", "episode"))
@@ -45,8 +44,15 @@ class OffPolicyConfig:
     noise_type: str | None = hp(None, "Exploration noise added to the actor's action",
                                 choices=(None, "normal", "ornstein-uhlenbeck"))
     noise_std: float = hp(0.1, "Std of the exploration noise, in units of the normalized action", low=0)
-    net_arch: tuple[int, ...] = hp((400, 300), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
     activation_fn: str = hp("relu", "Hidden activation", choices=tuple(ACTIVATION_CLASSES), policy_kwarg=True)
+
+
+@dataclass(frozen=True)
+class OffPolicyConfig(OffPolicyCore):
+    """The actor-critics with target networks and one shared hidden-layer list (TD3, DDPG, SAC, TQC)."""
+
+    tau: float = hp(0.005, "Polyak coefficient for target networks", low=0, high=1, low_open=True)
+    net_arch: tuple[int, ...] = hp((400, 300), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
 
 
 @dataclass(frozen=True)
@@ -77,16 +83,13 @@ def _entropy_setting(v: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class SACConfig(OffPolicyConfig):
-    """SB3 SAC: a stochastic actor with entropy regularization (Haarnoja et al. 2018); SB3's defaults."""
+class MaxEntropyFields:
+    """The entropy and exploration settings of SAC and the methods built on it (TQC, CrossQ)."""
 
-    learning_rate: float = hp(3e-4, "Adam step size (initial value if linear)", low=0, low_open=True)
-    net_arch: tuple[int, ...] = hp((256, 256), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
     ent_coef: str | float = hp("auto", "Entropy coefficient: 'auto' (learned), 'auto_<initial>' or a fixed number",
                                predicate=_entropy_setting, accepted_text="'auto', 'auto_<float>' or a number")
     target_entropy: str | float = hp("auto", "Entropy target when ent_coef is learned: 'auto' is -dim(action)",
                                      predicate=_entropy_setting, accepted_text="'auto' or a number")
-    target_update_interval: int = hp(1, "Gradient steps between target network updates", low=1)
     use_sde: bool = hp(False, "Generalized state-dependent exploration instead of independent noise",
                        choices=(False, True))
     sde_sample_freq: int = hp(-1, "With use_sde: resample the noise matrix every N steps (-1: per rollout)",
@@ -99,6 +102,15 @@ class SACConfig(OffPolicyConfig):
 
 
 @dataclass(frozen=True)
+class SACConfig(MaxEntropyFields, OffPolicyConfig):
+    """SB3 SAC: a stochastic actor with entropy regularization (Haarnoja et al. 2018); SB3's defaults."""
+
+    learning_rate: float = hp(3e-4, "Adam step size (initial value if linear)", low=0, low_open=True)
+    net_arch: tuple[int, ...] = hp((256, 256), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
+    target_update_interval: int = hp(1, "Gradient steps between target network updates", low=1)
+
+
+@dataclass(frozen=True)
 class TQCConfig(SACConfig):
     """sb3-contrib TQC: SAC with distributional critics and the top quantiles dropped (Kuznetsov et al. 2020)."""
 
@@ -107,7 +119,32 @@ class TQCConfig(SACConfig):
     n_critics: int = hp(2, "Number of critics", low=1, policy_kwarg=True)
 
 
-def sb3_kwargs(config: OffPolicyConfig, action_space: gym.spaces.Box) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CrossQConfig(MaxEntropyFields, OffPolicyCore):
+    """sb3-contrib CrossQ (Bhatt et al. 2024): SAC without target networks, with batch-normalized
+    critics evaluated on (s, a) and (s', a') in one joint batch; sb3-contrib's defaults.
+
+    Actor and critic widths differ (wide critics are the point), so ``net_arch`` is compound:
+    ``net_arch: {pi: [256, 256], qf: [1024, 1024]}`` as rl-zoo3 writes it, or one list for both.
+    """
+
+    COMPOUND: ClassVar[dict[str, dict[str, str]]] = {"net_arch": {"pi": "net_arch_pi", "qf": "net_arch_qf"}}
+
+    learning_rate: float = hp(1e-3, "Adam step size (initial value if linear)", low=0, low_open=True)
+    net_arch_pi: tuple[int, ...] = hp((256, 256), "Actor hidden layer sizes (net_arch: {pi: ...})", low=1,
+                                      policy_kwarg=True)
+    net_arch_qf: tuple[int, ...] = hp((1024, 1024), "Critic hidden layer sizes (net_arch: {qf: ...})", low=1,
+                                      policy_kwarg=True)
+    policy_delay: int = hp(3, "Critic updates per actor update", low=1)
+    n_critics: int = hp(2, "Number of critics", low=1, policy_kwarg=True)
+    batch_norm: bool = hp(True, "Batch Renormalization in actor and critics", choices=(True, False), policy_kwarg=True)
+    batch_norm_momentum: float = hp(0.01, "Momentum of the running statistics", low=0, high=1, policy_kwarg=True)
+    batch_norm_eps: float = hp(1e-3, "Epsilon of the normalization", low=0, low_open=True, policy_kwarg=True)
+    renorm_warmup_steps: int = hp(100_000, "Updates before Batch Renormalization's corrections are fully on",
+                                  low=0, policy_kwarg=True)
+
+
+def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str, Any]:
     """The keyword arguments for the SB3 algorithm's constructor, from a typed config."""
     values = {}
     policy_kwargs = {}
@@ -117,7 +154,11 @@ def sb3_kwargs(config: OffPolicyConfig, action_space: gym.spaces.Box) -> dict[st
             policy_kwargs[name] = value
         else:
             values[name] = value
-    policy_kwargs["net_arch"] = list(policy_kwargs["net_arch"])
+    if "net_arch_pi" in policy_kwargs:  # compound widths (CrossQ): SB3's dict form
+        policy_kwargs["net_arch"] = {"pi": list(policy_kwargs.pop("net_arch_pi")),
+                                     "qf": list(policy_kwargs.pop("net_arch_qf"))}
+    else:
+        policy_kwargs["net_arch"] = list(policy_kwargs["net_arch"])
     policy_kwargs["activation_fn"] = ACTIVATION_CLASSES[policy_kwargs["activation_fn"]]
     if values.pop("lr_schedule") == "linear":
         values["learning_rate"] = LinearSchedule(values["learning_rate"], 0.0, 1.0)
@@ -149,7 +190,7 @@ class SB3Agent:
         self.model = model
 
     @classmethod
-    def build(cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: OffPolicyConfig, seed: int,
+    def build(cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: OffPolicyCore, seed: int,
               device: str) -> SB3Agent:
         model = algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0,
                          **sb3_kwargs(config, env.action_space))
@@ -234,3 +275,7 @@ def build_sac(env: gym.Env, config: SACConfig, seed: int, device: str) -> SB3Age
 
 def build_tqc(env: gym.Env, config: TQCConfig, seed: int, device: str) -> SB3Agent:
     return SB3Agent.build(TQC, env, config, seed, device)
+
+
+def build_crossq(env: gym.Env, config: CrossQConfig, seed: int, device: str) -> SB3Agent:
+    return SB3Agent.build(CrossQ, env, config, seed, device)
