@@ -8,7 +8,7 @@
 #             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N]
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
 #   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
-#   make test / make test-learning
+#   make test / make test-learning / make test-ray   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -35,7 +35,7 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
 	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(RAY_OPTS) $(ARGS)
 
-.PHONY: venv compare report tune enjoy record bench test test-learning clean-venv
+.PHONY: venv compare report tune enjoy record bench test test-learning test-ray clean-venv
 
 venv: $(STAMP)
 
@@ -70,10 +70,13 @@ bench: $(STAMP)
 	$(BIN)/python -m harness bench $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -m "not slow and not ray" $(ARGS)
 
 test-learning: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)
+
+test-ray: $(STAMP)
+	$(BIN)/python -m pytest -m ray $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

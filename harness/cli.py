@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from harness.executors import Executor
+    from harness.progress import Display
+    from harness.runner import CheckpointPolicy
+    from harness.tune import TuneSpec
 
 RESULTS = Path("results")
 
@@ -19,6 +30,37 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def add_backend_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--backend, --ray-address and --max-retries, shared by compare and tune."""
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help=f"local: {what} as processes on this machine (default); ray: as Ray tasks, on the cluster "
+                        "at --ray-address or on Ray embedded here")
+    p.add_argument("--ray-address", metavar="HOST:PORT", default=os.environ.get("RAY_ADDRESS") or None,
+                   help="with --backend ray: the head node to join (default: $RAY_ADDRESS; unset: Ray starts "
+                        "embedded on this machine)")
+    p.add_argument("--max-retries", type=non_negative_int, default=3,
+                   help="with --backend ray: times a task whose worker or node dies is retried (default 3)")
+
+
+def resolve_device(requested: str, cuda: bool, where: str) -> str:
+    """'auto' -> cuda when ``where`` has a CUDA device, else cpu; UsageError for cuda without one."""
+    if requested == "auto":
+        return "cuda" if cuda else "cpu"
+    if requested == "cuda" and not cuda:
+        raise UsageError(f"--device cuda: {where} sees no CUDA device; use auto or cpu")
+    return requested
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint each run every STEPS env steps (default: every --checkpoint-minutes of work)")
     c.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="with no --checkpoint-every: at most this many minutes of work at risk (default 10)")
+    add_backend_options(c, "runs")
+    c.add_argument("--checkpoint-uri", metavar="URI",
+                   help="with --backend ray: where checkpoints go, a path every node sees or a pyarrow.fs/fsspec "
+                        "URI such as s3://bucket/ckpt (default: the driver's results tree, sent through Ray)")
 
     r = sub.add_parser("report", allow_abbrev=False, help="write results/<study>/report.md, a self-contained report.html and figures")
     r.add_argument("--study", required=True, help="study name under the results root")
@@ -110,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--heartbeat", type=positive_int, default=10,
                    help="RDB storage: seconds between worker heartbeats; a trial 3 beats silent is failed and retried")
     t.add_argument("--tuned-dir", type=Path, help="where the best values go (default: hyperparams/tuned)")
+    add_backend_options(t, "--jobs workers")
 
     e = sub.add_parser("enjoy", allow_abbrev=False, help="run a saved model for N deterministic episodes and print returns")
     e.add_argument("--run", required=True, type=Path, help="a run directory, results/<study>/<arm>/<env>_<seed>")
@@ -138,26 +185,50 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     envs = compare.unique([resolve_env_id(e) for e in compare.parse_list(args.env, "--env")], "--env")
     arms = compare.unique([get_arm(a).name for a in compare.parse_list(args.algos, "--algos")], "--algos")
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: torch sees no CUDA device (torch %s); use auto or cpu" % torch.__version__)
-    jobs = args.jobs or available_cores()
-    threads = threads_per_run(jobs)
     overrides = dict(hparams.parse_override(o) for o in args.hp)
-    study = StudySpec(
-        name=args.study or default_study_name(envs, args.budget, args.steps), envs=envs, arms=arms,
-        seeds=compare.seeds_from(args.seeds, args.seed_offset), budget=args.budget, steps=args.steps,
-        eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
-        hp_files=tuple(args.hp_file), hp_overrides=overrides, hp_set=args.hp_set)
     display = make_display("quiet" if args.quiet else args.progress)
     if args.checkpoint_minutes <= 0:
         raise UsageError(f"--checkpoint-minutes: expected a positive number, got {args.checkpoint_minutes}")
     policy = runner.CheckpointPolicy(steps=args.checkpoint_every, seconds=60 * args.checkpoint_minutes)
-    return compare.run_compare(study, args.results, jobs, threads, display, dry_run=args.dry_run,
-                               assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report,
-                               policy=policy)
+
+    def start(device: str, jobs: int, threads: int, executor: Executor | None) -> int:
+        study = StudySpec(
+            name=args.study or default_study_name(envs, args.budget, args.steps), envs=envs, arms=arms,
+            seeds=compare.seeds_from(args.seeds, args.seed_offset), budget=args.budget, steps=args.steps,
+            eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
+            hp_files=tuple(args.hp_file), hp_overrides=overrides, hp_set=args.hp_set)
+        return compare.run_compare(study, args.results, jobs, threads, display, dry_run=args.dry_run,
+                                   assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report,
+                                   policy=policy, executor=executor)
+
+    if args.backend == "ray":
+        return compare_on_ray(args, policy, display, start)
+    if args.checkpoint_uri:
+        raise UsageError("--checkpoint-uri applies to --backend ray; local runs keep their checkpoints in their "
+                         "run directories")
+    jobs = args.jobs or available_cores()
+    device = resolve_device(args.device, torch.cuda.is_available(), f"torch {torch.__version__}")
+    return start(device, jobs, threads_per_run(jobs), None)
+
+
+def compare_on_ray(args: argparse.Namespace, policy: CheckpointPolicy, display: Display,
+                   start: Callable[[str, int, int, Executor | None], int]) -> int:
+    """The study on Ray: embedded with --jobs CPUs (default: the cores here), or on the cluster at
+    --ray-address with --jobs runs at a time (default: the cluster's CPUs), one torch thread each."""
+    from harness import checkpoint, ray_executor
+    from harness.executors import available_cores, threads_per_run
+
+    store = None
+    if args.checkpoint_uri:
+        store = checkpoint.UriStore(args.checkpoint_uri)
+        store.check()
+    with ray_executor.session(args.ray_address, args.jobs or available_cores()) as cluster:
+        display.line(cluster.describe())
+        device = resolve_device(args.device, cluster.gpus > 0, cluster.where)
+        jobs = args.jobs or max(1, cluster.cpus)
+        threads = threads_per_run(jobs) if cluster.address is None else 1
+        executor = ray_executor.RayExecutor(cluster, jobs, threads, policy, store, args.max_retries)
+        return start(device, jobs, threads, executor)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -230,12 +301,27 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
           f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
           f"pruner {spec.pruner} (no pruning before step {base.config.learning_starts:,})", flush=True)
-    study = tune.run(spec, args.results, args.jobs, threads_per_run(args.jobs))
+    if args.backend == "ray":
+        study = tune_on_ray(args, spec)
+    else:
+        study = tune.run(spec, args.results, args.jobs, threads_per_run(args.jobs))
     folder = tune.study_dir(spec, args.results)
     best = study.best_trial if any(t.value is not None for t in study.trials) else None
     print(f"best: trial {best.number}, value {best.value:.2f}" if best else "no trial completed")
     print(f"summary: {folder / 'summary.md'}")
     return 0
+
+
+def tune_on_ray(args: argparse.Namespace, spec: TuneSpec) -> optuna.Study:
+    """The tuning workers as Ray tasks: on a cluster they share the study through --storage."""
+    from harness import ray_executor, tune
+    from harness.executors import threads_per_run
+
+    ray_executor.check_tune_storage(spec.storage, args.ray_address)
+    with ray_executor.session(args.ray_address, args.jobs) as cluster:
+        print(cluster.describe(), flush=True)
+        threads = threads_per_run(args.jobs) if cluster.address is None else 1
+        return tune.run(spec, args.results, args.jobs, threads, ray_executor.TuneLauncher(cluster, args.max_retries))
 
 
 def cmd_enjoy(args: argparse.Namespace) -> int:

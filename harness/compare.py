@@ -13,7 +13,7 @@ import tempfile
 
 from harness import calibrate, runner
 from harness.errors import UsageError
-from harness.executors import LocalExecutor
+from harness.executors import Executor, LocalExecutor
 from harness.progress import Display, fmt_duration
 from harness.report import write_report
 from harness.spec import PRESETS, RunSpec, StudySpec
@@ -115,7 +115,8 @@ def check_writable(results_root: Path, study: str) -> None:
 
 
 def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Display,
-            policy: runner.CheckpointPolicy = runner.CheckpointPolicy()) -> list[dict]:
+            policy: runner.CheckpointPolicy = runner.CheckpointPolicy(), executor: Executor | None = None) -> list[dict]:
+    """Run the plan's runs on ``executor`` (default: a local pool of ``jobs`` processes)."""
     for r in plan.to_run:
         if plan.actions[r.key] == "supersede":
             moved = runner.supersede(r, results_root)
@@ -123,12 +124,13 @@ def execute(plan: Plan, results_root: Path, jobs: int, threads: int, display: Di
     # Longest first, as the estimate assumes: the last runs to finish are then the short ones.
     order = sorted(plan.to_run, key=lambda r: -plan.estimate_s.get(r.key, 0.0))
     with display:
-        return LocalExecutor(jobs, threads, policy).run(order, results_root, display)
+        return (executor or LocalExecutor(jobs, threads, policy)).run(order, results_root, display)
 
 
 def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, display: Display, *,
                 dry_run: bool = False, assume_yes: bool = False, estimate: bool = True,
-                report: bool = True, policy: runner.CheckpointPolicy = runner.CheckpointPolicy()) -> int:
+                report: bool = True, policy: runner.CheckpointPolicy = runner.CheckpointPolicy(),
+                executor: Executor | None = None) -> int:
     """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
     if not dry_run:
         check_writable(results_root, study.name)
@@ -138,7 +140,7 @@ def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, d
     if dry_run:
         return 0
     confirm(plan, jobs, assume_yes)
-    summaries = execute(plan, results_root, jobs, threads, display, policy) if plan.to_run else []
+    summaries = execute(plan, results_root, jobs, threads, display, policy, executor) if plan.to_run else []
     failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
     if report:
         path = write_report(Path(results_root) / study.name)

@@ -1,4 +1,5 @@
-"""Where runs execute. The local executor fills this machine's cores with worker processes."""
+"""Where runs execute. The local executor fills this machine's cores with worker processes; the
+Ray executor (harness.ray_executor) runs them as tasks on a Ray cluster."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness import runner
 from harness.progress import Display
 from harness.spec import RunSpec
+
+
+class Executor(Protocol):
+    """Runs specs to completion, reporting progress to a display; one summary dict per spec."""
+
+    def run(self, specs: Sequence[RunSpec], results_root: Path, display: Display) -> list[dict[str, Any]]: ...
 
 
 def available_cores() -> int:

@@ -84,31 +84,35 @@ def supersede(spec: RunSpec, results_root: Path) -> Path:
 
 #: Called after every evaluation with (env step, mean return); may raise to stop the run.
 EvalHook = Callable[[int, float], None]
+#: Called after every checkpoint is written with (run directory, env step): e.g. to copy it off the machine.
+CheckpointHook = Callable[[Path, int], None]
 
 
 def execute(spec: RunSpec, results_root: Path, threads: int = 1, report: Reporter | None = None,
             policy: CheckpointPolicy = CheckpointPolicy(), on_eval: EvalHook | None = None,
-            passthrough: tuple[type[BaseException], ...] = ()) -> dict[str, Any]:
+            passthrough: tuple[type[BaseException], ...] = (),
+            on_checkpoint: CheckpointHook | None = None) -> dict[str, Any]:
     """Train (or resume) and evaluate one run under its lock; returns a summary dict.
 
     Failures inside training are recorded in meta.json and returned, so one bad run does not
     stop a study; a run held by another process is left alone (status 'busy'). Exceptions of a
     ``passthrough`` type (raised by ``on_eval``, e.g. a pruned Optuna trial) stop the run with
-    status 'stopped' and propagate.
+    status 'stopped' and propagate. ``on_checkpoint`` sees every checkpoint once it is written.
     """
     report = report or (lambda event: None)
     torch.set_num_threads(threads)
     run_dir = spec.run_dir(results_root)
     try:
         with RunLock(run_dir):
-            return _execute_locked(spec, run_dir, report, threads, policy, on_eval, passthrough)
+            return _execute_locked(spec, run_dir, report, threads, policy, on_eval, passthrough, on_checkpoint)
     except Locked as exc:
         report({"key": spec.key, "event": "busy", "reason": str(exc)})
         return {"key": spec.key, "status": "busy", "error": str(exc)}
 
 
 def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int, policy: CheckpointPolicy,
-                    on_eval: EvalHook | None, passthrough: tuple[type[BaseException], ...]) -> dict[str, Any]:
+                    on_eval: EvalHook | None, passthrough: tuple[type[BaseException], ...],
+                    on_checkpoint: CheckpointHook | None) -> dict[str, Any]:
     meta = results.read_meta(run_dir)
     same = meta is not None and meta.get("spec_hash") == spec.spec_hash()
     if same and meta["status"] in FINAL:  # finished by another process meanwhile
@@ -134,7 +138,7 @@ def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int
         results.write_json(run_dir / "meta.json", meta)
 
     try:
-        summary = _train(spec, run_dir, report, policy, latest[1] if latest else None, on_eval)
+        summary = _train(spec, run_dir, report, policy, latest[1] if latest else None, on_eval, on_checkpoint)
     except passthrough as exc:
         finish(results.STATUS_STOPPED, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -175,7 +179,8 @@ def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
 
 
 def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPolicy,
-           resume_from: Path | None, on_eval: EvalHook | None = None) -> dict[str, Any]:
+           resume_from: Path | None, on_eval: EvalHook | None = None,
+           on_checkpoint: CheckpointHook | None = None) -> dict[str, Any]:
     saved = checkpoint.load(resume_from) if resume_from else None
     runner_state = saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
     set_random_seed(spec.seed)
@@ -222,6 +227,8 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
             "eval_rows": len(log), "monitor_rows": results.monitor_rows(run_dir),
             "train_s": total - clock["eval_s"], "eval_s": clock["eval_s"], "step": step}}
         checkpoint.save(run_dir, step, state)
+        if on_checkpoint is not None:
+            on_checkpoint(run_dir, step)
         clock["last_ckpt"], clock["last_ckpt_time"] = step, time.perf_counter()
         report({"key": spec.key, "event": "checkpoint", "steps": step, "total": budget.total_steps})
 

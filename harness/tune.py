@@ -5,7 +5,8 @@ for the env, and runs ``seeds_per_trial`` runs (``results/tuning/<study>/trial_<
 intermediate evaluations of its first seed feed the pruner, after learning has started. The
 objective is the mean final evaluation return over the trial's seeds. Storage is a journal
 file under ``results/tuning/<study>/`` by default, or any RDB URL (PostgreSQL with heartbeats
-and retry of trials whose worker died) shared by workers on several machines.
+and retry of trials whose worker died) shared by workers on several machines. Workers are
+local processes (``run_workers``) or any other ``Launcher``, e.g. Ray tasks (harness.ray_executor).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +74,11 @@ def study_dir(spec: TuneSpec, results_root: Path) -> Path:
     return Path(results_root) / "tuning" / spec.study
 
 
+def trial_study(spec: TuneSpec, number: int) -> str:
+    """The study name of trial ``number``'s runs: they go to ``<results>/tuning/<study>/trial_<n>/``."""
+    return f"tuning/{spec.study}/trial_{number:04d}"
+
+
 def storage_for(spec: TuneSpec, results_root: Path) -> optuna.storages.BaseStorage:
     if spec.storage is None:
         folder = study_dir(spec, results_root)
@@ -125,8 +132,7 @@ def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
         trial.set_user_attr("seeds", seeds)
         finals = []
         for k, seed in enumerate(seeds):
-            run = dataclasses.replace(base, study=f"tuning/{spec.study}/trial_{trial.number:04d}", seed=seed,
-                                      config=config)
+            run = dataclasses.replace(base, study=trial_study(spec, trial.number), seed=seed, config=config)
 
             def report(step: int, value: float, first: bool = k == 0) -> None:
                 if first:
@@ -152,7 +158,14 @@ def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.St
         pruner=make_pruner(spec.pruner, base.config.learning_starts))
 
 
-def work(spec: TuneSpec, results_root: Path, threads: int, worker: int) -> None:
+#: Called by Optuna after each trial of a worker, with the study and the finished trial.
+TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+#: Runs ``jobs`` workers on a study: (spec, results root, jobs, torch threads per worker).
+Launcher = Callable[[TuneSpec, Path, int, int], None]
+
+
+def work(spec: TuneSpec, results_root: Path, threads: int, worker: int,
+         callbacks: Sequence[TrialCallback] = ()) -> None:
     """One worker: run trials until the study has ``spec.trials`` complete or pruned ones.
 
     Failed trials (a diverged run, or a dead worker's trial failed by the heartbeat) do not
@@ -167,23 +180,28 @@ def work(spec: TuneSpec, results_root: Path, threads: int, worker: int) -> None:
     remaining = spec.trials - len(study.get_trials(deepcopy=False, states=done))
     if remaining > 0:
         study.optimize(objective(spec, results_root, threads), n_trials=remaining, catch=(TrialFailed,),
-                       callbacks=[MaxTrialsCallback(spec.trials, states=done)])
+                       callbacks=[MaxTrialsCallback(spec.trials, states=done), *callbacks])
 
 
-def run(spec: TuneSpec, results_root: Path, jobs: int, threads: int) -> optuna.Study:
-    """Run ``jobs`` worker processes on one study (or this process when ``jobs`` is 1), then write outputs."""
-    if jobs == 1:
-        work(spec, results_root, threads, 0)
-    else:
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=work, args=(spec, results_root, threads, w)) for w in range(jobs)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
+def run(spec: TuneSpec, results_root: Path, jobs: int, threads: int, launch: Launcher | None = None) -> optuna.Study:
+    """Run ``jobs`` workers on one study (``launch``; default: local processes), then write outputs."""
+    (launch or run_workers)(spec, results_root, jobs, threads)
     study = open_study(spec, results_root)
     write_outputs(spec, study, results_root)
     return study
+
+
+def run_workers(spec: TuneSpec, results_root: Path, jobs: int, threads: int) -> None:
+    """``jobs`` worker processes on this machine (this process when ``jobs`` is 1)."""
+    if jobs == 1:
+        work(spec, results_root, threads, 0)
+        return
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=work, args=(spec, results_root, threads, w)) for w in range(jobs)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
 
 
 def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Path | None:
