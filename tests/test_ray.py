@@ -101,10 +101,12 @@ class LocalCluster:
         where = (["--head", f"--port={self.port}", "--include-dashboard=false", f"--dashboard-port={free_port()}",
                   '--system-config={"health_check_period_ms": 1000, "health_check_failure_threshold": 3}']
                  if head else [f"--address={self.address}"])
+        scratch = Path(temp) / "scratch"  # the runs' scratch directories: a killed node's go with it
+        scratch.mkdir()
         out = subprocess.run([str(RAY_BIN), "start", *where, "--node-ip-address=127.0.0.1", "--num-cpus=1",
                               f"--temp-dir={temp}", "--object-store-memory=100000000",
                               f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats"],
-                             env=self.env, capture_output=True, text=True, timeout=120)
+                             env={**self.env, "TMPDIR": str(scratch)}, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
         return temp
 
@@ -273,7 +275,7 @@ def test_a_worker_node_killed_mid_run(cluster, reference, tmp_path):
             break
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()
-    kill_marked([node])
+    kill_marked([node])  # not the head: Ray attaches a driver (and so its Sink) to the head node of its host
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "so the task will be retried" in out + err  # Ray says so; the driver goes on
