@@ -64,7 +64,7 @@ def decide(spec: RunSpec, results_root: Path) -> str:
     if held_elsewhere(run_dir):
         return "busy"
     meta = results.read_meta(run_dir)
-    if meta is None or meta.get("spec_hash") != spec.spec_hash():
+    if not spec.matches(meta):
         return "supersede" if any(p.name != ".lock" for p in run_dir.iterdir()) else "run"
     if meta.get("status") in FINAL:
         return "skip"
@@ -114,7 +114,7 @@ def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int
                     on_eval: EvalHook | None, passthrough: tuple[type[BaseException], ...],
                     on_checkpoint: CheckpointHook | None) -> dict[str, Any]:
     meta = results.read_meta(run_dir)
-    same = meta is not None and meta.get("spec_hash") == spec.spec_hash()
+    same = spec.matches(meta)
     if same and meta["status"] in FINAL:  # finished by another process meanwhile
         return {"key": spec.key, "status": meta["status"], "skipped": True}
     latest = checkpoint.latest(run_dir) if same else None

@@ -108,8 +108,31 @@ class RunSpec:
         }
 
     def spec_hash(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _hash(self.identity())
+
+    def matches(self, meta: dict[str, Any] | None) -> bool:
+        """Whether ``meta`` (a run directory's meta.json) records this same run.
+
+        A run recorded before a hyperparameter existed ran with that hyperparameter's default
+        (a new option never changes what its default does), so keys missing from the record
+        take the config's defaults: adding an option to an arm keeps its finished runs valid
+        and its unfinished ones resumable.
+        """
+        if meta is None:
+            return False
+        if meta.get("spec_hash") == self.spec_hash():
+            return True
+        recorded = meta.get("spec")
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("hyperparameters"), dict):
+            return False
+        identity = {key: recorded.get(key) for key in self.identity()}
+        identity["hyperparameters"] = {**as_plain(type(self.config)()), **recorded["hyperparameters"]}
+        return _hash(identity) == self.spec_hash()
+
+
+def _hash(identity: dict[str, Any]) -> str:
+    blob = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,23 @@ def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
     assert "sb3-ddpg/Pendulum-v1_1: evals.csv is truncated or corrupted (row 3 incomplete); run skipped" in report
     final = report.split("### Final performance")[1].split("###")[0]
     assert re.search(r"\| sb3-ddpg \| +1 \|", final)  # only the intact run is summarized
+
+
+def test_a_new_option_keeps_recorded_runs_valid(tmp_path):
+    """A run recorded before a hyperparameter existed ran with its default: it is still the same run."""
+    from harness.config import as_plain
+    from harness.spec import StudySpec
+
+    spec = StudySpec("s", ("Pendulum-v1",), ("td3",), (0,), steps=1000).expand()[0]
+    meta = {"spec_hash": "0" * 16, "spec": {**spec.identity(), "study": "s"}}
+    assert spec.matches(meta)  # the hash of an older field set differs; the contents agree
+    older = dict(meta["spec"]["hyperparameters"])
+    del older["noisy_nets"], older["episode_length_schedule"]  # recorded before these options existed
+    meta["spec"]["hyperparameters"] = older
+    assert spec.matches(meta)
+    meta["spec"]["hyperparameters"] = {**older, "gamma": 0.5}  # a real difference still supersedes
+    assert not spec.matches(meta)
+    changed = {**as_plain(spec.config), "noisy_nets": True, "noise_type": None}
+    meta["spec"]["hyperparameters"] = changed  # a recorded non-default value is not a default
+    assert not spec.matches(meta)
+    assert not spec.matches(None) and not spec.matches({"spec_hash": "x"})
