@@ -327,7 +327,7 @@ def tune_on_ray(args: argparse.Namespace, spec: TuneSpec) -> optuna.Study:
 def cmd_enjoy(args: argparse.Namespace) -> int:
     from harness import watch
 
-    returns = watch.enjoy(args.run, args.episodes)
+    returns = watch.enjoy(args.run, args.episodes, say=print)
     for i, r in enumerate(returns):
         print(f"episode {i}: return {r:.2f}")
     print(f"mean {returns.mean():.2f} over {len(returns)} episodes")
@@ -337,7 +337,7 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     from harness import watch
 
-    mp4, gif, first = watch.record(args.run, args.out, args.episodes)
+    mp4, gif, first = watch.record(args.run, args.out, args.episodes, say=print)
     print(f"video: {mp4}\ngif: {gif}\nfirst episode return {first:.2f}")
     return 0
 

@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from harness import results
+from harness import checkpoint, results
 from harness.agents import get_arm
+from harness.config import build_config
 from harness.envs import make_env
 from harness.errors import UsageError
 from harness.spec import EVAL_SEED
 
 
 def load_run(run_dir: Path, render_mode: str | None = None):
-    """(agent, env, meta) for a run directory holding meta.json and its model file."""
+    """(agent, env, meta) for a run directory holding meta.json and its model file.
+
+    A run without a final model yet (still training, interrupted, stopped) acts with the policy
+    of its newest checkpoint, so a long run can be watched while it trains; ``meta["watched"]``
+    says which of the two was loaded.
+    """
     run_dir = Path(run_dir)
     meta = results.read_meta(run_dir)
     if meta is None:
         raise UsageError(f"{run_dir}: no readable meta.json; expected a run directory results/<study>/<arm>/<env>_<seed>")
-    model = (meta.get("result") or {}).get("model")
-    if model is None or not (run_dir / model).exists():
-        raise UsageError(f"{run_dir}: no saved model (status {meta.get('status')}); only complete runs have one")
     spec = meta["spec"]
+    arm = get_arm(spec["arm"])
     env = make_env(spec["env_id"], render_mode=render_mode)
-    agent = get_arm(spec["arm"]).load(run_dir / model, env, "cpu")
+    model = (meta.get("result") or {}).get("model")
+    if model is not None and (run_dir / model).exists():
+        meta["watched"] = f"final model {model}"
+        return arm.load(run_dir / model, env, "cpu"), env, meta
+    newest = checkpoint.latest(run_dir)
+    if newest is None:
+        env.close()
+        raise UsageError(f"{run_dir}: no saved model and no checkpoint (status {meta.get('status')}); "
+                         "complete runs have a model, runs in progress a checkpoint after their first minutes")
+    step, path = newest
+    config = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
+    agent = arm.build(env, config, spec["seed"], "cpu")
+    agent.load_state_dict(checkpoint.load(path)["agent"])
+    meta["watched"] = f"checkpoint at step {step:,} (no final model yet, status {meta.get('status')})"
     return agent, env, meta
 
 
-def enjoy(run_dir: Path, episodes: int = 5) -> np.ndarray:
-    """Returns of ``episodes`` deterministic episodes, on the evaluation protocol's episode seeds."""
-    agent, env, _ = load_run(run_dir)
+def enjoy(run_dir: Path, episodes: int = 5, say: Callable[[str], None] = lambda line: None) -> np.ndarray:
+    """Returns of ``episodes`` deterministic episodes, on the evaluation protocol's episode seeds;
+    ``say`` hears which policy acts (the final model or a checkpoint)."""
+    agent, env, meta = load_run(run_dir)
+    say(f"acting: {meta['watched']}")
     returns = np.zeros(episodes)
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
@@ -44,7 +64,7 @@ def enjoy(run_dir: Path, episodes: int = 5) -> np.ndarray:
 
 
 def record(run_dir: Path, out_dir: Path | None = None, episodes: int = 1, gif_every: int = 3,
-           gif_width: int = 300) -> tuple[Path, Path, float]:
+           gif_width: int = 300, say: Callable[[str], None] = lambda line: None) -> tuple[Path, Path, float]:
     """An mp4 of ``episodes`` deterministic episodes (gymnasium RecordVideo) and a small GIF of the
     first (every ``gif_every``-th frame, ``gif_width`` pixels wide); returns (mp4, gif, first return)."""
     import imageio.v2 as imageio
@@ -52,6 +72,7 @@ def record(run_dir: Path, out_dir: Path | None = None, episodes: int = 1, gif_ev
     from PIL import Image
 
     agent, env, meta = load_run(run_dir, render_mode="rgb_array")
+    say(f"acting: {meta['watched']}")
     name = f"{meta['spec']['arm']}-{meta['spec']['env_id'].rpartition(':')[2]}-{meta['spec']['seed']}"
     out_dir = Path(out_dir or Path(run_dir) / "videos")
     env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes,

@@ -46,3 +46,31 @@ def test_record_writes_mp4_and_gif(study, tmp_path):
 def test_enjoy_bad_run_directory(run_cli, tmp_path):
     code, _, err = run_cli("enjoy", "--run", tmp_path / "nope")
     assert code == 2 and "no readable meta.json" in err
+
+
+def test_a_run_without_a_final_model_acts_with_its_newest_checkpoint(tmp_path, capsys):
+    from harness import checkpoint
+    from harness.runner import CheckpointPolicy, execute
+    from harness.spec import StudySpec
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_400(step: int, value: float) -> None:
+        if step >= 400:
+            raise Stop
+
+    spec = StudySpec("c", ("Pendulum-v1",), ("td3",), (0,), steps=1000, eval_freq=200, eval_episodes=2,
+                     hp_overrides={"net_arch": [16, 16]}).expand()[0]
+    with pytest.raises(Stop):  # as a run still training, or interrupted, looks: checkpoints, no final model
+        execute(spec, tmp_path, policy=CheckpointPolicy(steps=200), on_eval=stop_at_400, passthrough=(Stop,))
+    run = spec.run_dir(tmp_path)
+    step, _ = checkpoint.latest(run)
+    returns = watch.enjoy(run, episodes=2, say=print)
+    assert f"acting: checkpoint at step {step:,}" in capsys.readouterr().out
+    row = pd.read_csv(run / "evals.csv").set_index("step").loc[step]  # that policy's own evaluation
+    assert returns.tolist() == pytest.approx([row["return_0"], row["return_1"]], rel=1e-5)
+    for path in run.glob("checkpoints/*.pt"):
+        path.unlink()
+    with pytest.raises(Exception, match="no saved model and no checkpoint"):
+        watch.enjoy(run)
