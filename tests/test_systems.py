@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 ARMS = ("td3", "sb3-td3", "sb3-ddpg")
 HAS_BULLET = all(importlib.util.find_spec(m) for m in ("pybullet", "pybullet_envs_gymnasium", "gym"))
@@ -108,3 +109,16 @@ def test_mujoco_renders_headless():
     frame = env.render()
     assert frame.shape == (480, 480, 3) and frame.std() > 10  # a scene, not a blank buffer
     env.close()
+
+
+@pytest.mark.parametrize("env_id", ["Hopper-v5", pytest.param("MinitaurBulletEnv-v0", marks=needs_bullet)])
+def test_tune_runs_on_the_new_systems(run_cli, tmp_path, env_id):
+    space = tmp_path / "space.yml"
+    space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
+    code, out, err = run_cli("tune", "--env", env_id, "--algo", "td3", "--trials", "2", "--steps", "1000",
+                             "--eval-freq", "1000", "--eval-episodes", "1", "--space", space,
+                             "--results", tmp_path / "results", "--tuned-dir", tmp_path / "tuned",
+                             "--study", "sys", "--pruner", "none", "--hp", "net_arch=[16,16]", "--hp", "batch_size=32")
+    assert code == 0, err
+    tuned = yaml.safe_load((tmp_path / "tuned" / "td3" / f"{env_id}.yml").read_text())
+    assert set(tuned["hyperparameters"]) == {"learning_rate"} and tuned["provenance"]["trials"]["complete"] == 2
