@@ -88,7 +88,10 @@ def load_study(study_dir: Path) -> Study:
     return Study(study_dir.name, study_dir, runs, evals, problems)
 
 
-def _ci(point: float, ci: tuple[float, float]) -> str:
+def _ci(point: float, ci: tuple[float, float], runs: int = 2) -> str:
+    """``point [low, high]``; with one run there is no interval to show, and the cell says so."""
+    if runs < 2:
+        return f"{point:.1f} (1 run: no CI)"
     return f"{point:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
@@ -99,10 +102,10 @@ def final_table(finals: dict[str, np.ndarray], threshold: float | None, reps: in
         x = finals[arm]
         row = {"arm": arm, "runs": x.size}
         for name, fn in (("IQM", stats.iqm), ("mean", stats.mean), ("median", stats.median)):
-            row[name] = _ci(fn(x), stats.bootstrap_ci(x, fn, reps, seed=seed))
+            row[name] = _ci(fn(x), stats.bootstrap_ci(x, fn, reps, seed=seed), x.size)
         if threshold is not None:
             gap = lambda s, t=threshold: stats.optimality_gap(s, t)  # noqa: E731
-            row["optimality gap"] = _ci(gap(x), stats.bootstrap_ci(x, gap, reps, seed=seed))
+            row["optimality gap"] = _ci(gap(x), stats.bootstrap_ci(x, gap, reps, seed=seed), x.size)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -113,7 +116,9 @@ def improvement_table(finals: dict[str, list[np.ndarray]], reps: int, seed: int)
     for x, y in permutations(plots.arm_order(list(finals)), 2):
         poi = stats.probability_of_improvement(finals[x], finals[y])
         ci = stats.stratified_bootstrap_ci([finals[x], finals[y]], stats.probability_of_improvement, reps, seed=seed)
-        rows.append({"X": x, "Y": y, "P(X > Y)": f"{poi:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"})
+        single = min(len(a) for a in finals[x] + finals[y]) < 2
+        interval = "(1 run: no CI)" if single else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+        rows.append({"X": x, "Y": y, "P(X > Y)": f"{poi:.2f} {interval}"})
     return pd.DataFrame(rows)
 
 
@@ -208,6 +213,10 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
     budget = f"{done['budget'].iloc[0]} budget, {int(done['total_steps'].iloc[0]):,} env steps per run"
     threshold = f"threshold {ref.threshold:g} ({ref.source})" if ref.threshold is not None else "no threshold"
     md += [f"{budget}; {threshold}.", ""]
+    if min(x.size for x in finals.values()) < 2:
+        md += ["**Single runs.** An arm here has one complete run: its numbers are one observation each, "
+               "with no confidence interval, and a P(X > Y) of 0 or 1 says only which single run scored "
+               "higher. Run more seeds (`SEEDS=5`) before drawing conclusions.", ""]
     evals = study.evals[(study.evals["env"] == env) & (study.evals["status"] == results.STATUS_COMPLETE)]
     starts = done["learning_starts"].dropna().unique()
     curves = plots.learning_curves(evals, env, f"{env}: {budget}", int(done["eval_episodes"].iloc[0]), ref.threshold,

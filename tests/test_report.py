@@ -59,6 +59,7 @@ def test_report_sections(written):
                     "### Hyperparameters on BipedalWalker-v3", "## Runs not included (not complete)",
                     "## Problems reading results", "## All envs together (min-max normalized)"):
         assert heading in md, heading
+    assert "**Single runs.**" not in md and "no CI" not in md  # three seeds per arm
     assert re.search(r"\| td3 +\| 0: 3,000, 1: never, 2: never +\| 3,000 +\| 2 of 3", md)
     assert re.search(r"\| sb3-td3 +\| 0: never, 1: never, 2: never +\| - +\| 3 of 3", md)
     assert "threshold 300 (gymnasium reward_threshold)" in md and "Pendulum-v1" in md
@@ -104,3 +105,15 @@ def test_aggregate_over_envs_normalizes_and_stratifies(tmp_path, monkeypatch):
     row = next(line for line in section.splitlines() if line.startswith("| td3"))
     assert f"| {expected:.3f} [" in row
     assert "profile_all.png" in section and (study / "profile_all.png").exists()
+
+
+def test_single_runs_get_no_interval_and_a_warning(tmp_path):
+    finals = {"td3": np.array([39.0]), "sb3-td3": np.array([171.2])}
+    table = report.final_table(finals, None, reps=200, seed=0).set_index("arm")
+    assert table.loc["td3", "IQM"] == "39.0 (1 run: no CI)"
+    poi = report.improvement_table({a: [x] for a, x in finals.items()}, reps=200, seed=0)
+    assert poi.iloc[0]["P(X > Y)"] == "0.00 (1 run: no CI)"
+    study = tmp_path / "study"  # the fixture study cut to one seed per arm
+    shutil.copytree(FIXTURE, study, ignore=shutil.ignore_patterns("*_1", "*_2"))
+    text = report.write_report(study, reps=200, seed=0).read_text()
+    assert "**Single runs.**" in text and "(1 run: no CI)" in text
