@@ -79,7 +79,7 @@ def learning_curves(evals: pd.DataFrame, env: str, title: str, episodes: int, th
         grid, wall = _wall_matrix(data)
         for ax, (x, matrix) in zip(axes, (_steps_matrix(data), (grid / scale, wall))):
             mid, low, high = iqm_band(matrix, reps, seed)
-            ax.plot(x, mid, color=colors[arm], label=f"{arm} ({n} seeds)", linewidth=2)
+            ax.plot(x, mid, color=colors[arm], label=f"{arm} ({n} seed{'' if n == 1 else 's'})", linewidth=2)
             ax.fill_between(x, low, high, color=colors[arm], alpha=0.2, linewidth=0)
     for ax in axes:
         if threshold is not None:
