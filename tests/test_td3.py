@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from custom_td3 import TD3, TD3Config
+from td3_state import tensors
 
 SMALL = dict(net_arch=(32, 32), batch_size=32, buffer_size=3000, learning_starts=200, gamma=0.98)
 
@@ -14,15 +15,6 @@ def make(seed=0, **overrides):
     env = gym.make("Pendulum-v1")
     env.reset(seed=seed)
     return TD3(env, TD3Config(**{**SMALL, **overrides}), seed=seed)
-
-
-def tensors(agent):
-    nets = ("actor", "critic", "actor_target", "critic_target")
-    out = {f"{n}.{k}": v for n in nets for k, v in getattr(agent, n).state_dict().items()}
-    for n in ("actor_optimizer", "critic_optimizer"):
-        for pid, st in getattr(agent, n).state_dict()["state"].items():
-            out.update({f"{n}.{pid}.{k}": v for k, v in st.items() if torch.is_tensor(v)})
-    return out
 
 
 def assert_identical(a, b):

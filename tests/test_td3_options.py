@@ -12,6 +12,7 @@ import tiny_envs  # noqa: F401  (registers TinyPoint-v0: 50-step episodes, never
 from custom_td3 import TD3, TD3Config
 from custom_td3.noisy import NoisyLinear, factorized_noise, perturbed
 from custom_td3.schedules import constant, episode_step_cap, exponential, linear
+from td3_state import tensors
 from harness.config import build_config
 from harness.errors import ConfigError
 from harness.hparams import parse_override
@@ -235,15 +236,6 @@ def test_options_from_yaml_values_and_hp_overrides():
 
 
 # ------------------------------------------------------------------ end to end
-def tensors(agent):
-    nets = ("actor", "critic", "actor_target", "critic_target")
-    out = {f"{n}.{k}": v for n in nets for k, v in getattr(agent, n).state_dict().items()}
-    for n in ("actor_optimizer", "critic_optimizer"):
-        for pid, st in getattr(agent, n).state_dict()["state"].items():
-            out.update({f"{n}.{pid}.{k}": v for k, v in st.items() if torch.is_tensor(v)})
-    return out
-
-
 @pytest.mark.parametrize("options", [
     dict(**NOISY, **CURRICULUM),
     dict(noise_schedule="exponential", noise_std=0.3, noise_decay_steps=150, **CURRICULUM),
