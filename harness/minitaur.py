@@ -48,7 +48,8 @@ def _pybullet_module(name: str) -> types.ModuleType:
         package = types.ModuleType("pybullet_envs")
         package.__path__ = list(spec.submodule_search_locations)
         sys.modules["pybullet_envs"] = package
-    with warnings.catch_warnings():  # pkg_resources' deprecation notice, on every import of this old code
+    # pkg_resources' deprecation warning and a print of its own folder, on import of this old code.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore", UserWarning)
         return importlib.import_module(name)
 
