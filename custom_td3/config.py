@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from custom_td3.networks import ACTIVATION_CLASSES
 from custom_td3.schedules import SCHEDULES, EpisodeLengthSchedule
-
-ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "gelu", "silu")
 
 
 def param(default: Any, help: str, accepted: str, check: Callable[[Any], bool]) -> Any:
@@ -76,8 +75,8 @@ class TD3Config:
     n_steps: int = param(1, "n-step returns for the critic target (1: one-step TD)", "[1, inf)", lambda v: v >= 1)
     net_arch: tuple[int, ...] = param((400, 300), "Hidden layer sizes of actor and critics",
                                       "[1, inf)", lambda v: len(v) > 0 and all(h >= 1 for h in v))
-    activation_fn: str = param("relu", "Hidden activation", "one of " + ", ".join(map(repr, ACTIVATIONS)),
-                               lambda v: v in ACTIVATIONS)
+    activation_fn: str = param("relu", "Hidden activation", "one of " + ", ".join(map(repr, ACTIVATION_CLASSES)),
+                               lambda v: v in ACTIVATION_CLASSES)
     noise_type: str | None = param("normal", "Exploration noise on the actor's action",
                                    "one of null, 'normal'", lambda v: v in (None, "normal"))
     noise_std: float = param(0.1, "Std of the Gaussian exploration noise (normalized actions); "

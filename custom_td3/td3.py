@@ -45,10 +45,7 @@ from custom_td3.noisy import NoisyLinear, perturbed
 from custom_td3.nstep import NStepAccumulator
 from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from custom_td3.schedules import SCHEDULES, episode_step_cap
-
-#: Called after every env step with the total env steps so far; returning False stops learn().
-StepCallback = Callable[[int], bool]
-
+from custom_td3.serialization import safe_load
 
 class TrainingDiverged(FloatingPointError):
     """A loss became NaN or infinite; the update was not applied."""
@@ -122,14 +119,16 @@ class TD3:
         # Delayed policy updates: the actor and both targets move every policy_delay critic steps.
         if self.num_updates % c.policy_delay == 0:
             self.critic.requires_grad_(False)  # the actor step needs dQ/da, not the critic's weight gradients
-            with self._actor_noise(c.noisy_nets):
-                actions = self.actor(batch.observations)
-            actor_loss = -self.critic.q1(batch.observations, actions).mean()
-            _require_finite(actor_loss, "actor loss", self.num_updates)
-            self.actor_optimizer.zero_grad()
-            actor_loss.backward()
-            self.actor_optimizer.step()
-            self.critic.requires_grad_(True)
+            try:
+                with self._actor_noise(c.noisy_nets):
+                    actions = self.actor(batch.observations)
+                actor_loss = -self.critic.q1(batch.observations, actions).mean()
+                _require_finite(actor_loss, "actor loss", self.num_updates)
+                self.actor_optimizer.zero_grad()
+                actor_loss.backward()
+                self.actor_optimizer.step()
+            finally:
+                self.critic.requires_grad_(True)
             _polyak(self.critic, self.critic_target, c.tau)
             _polyak(self.actor, self.actor_target, c.tau)
             info["actor_loss"] = actor_loss.detach()
@@ -164,8 +163,11 @@ class TD3:
         return self.action_low + 0.5 * (action + 1.0) * (self.action_high - self.action_low)
 
     # ------------------------------------------------------------------ the loop
-    def learn(self, total_steps: int, callback: StepCallback | None = None) -> TD3:
-        """Act and train until ``num_timesteps == total_steps``; resumable (call again with a larger total)."""
+    def learn(self, total_steps: int, callback: Callable[[int], bool] | None = None) -> TD3:
+        """Act and train until ``num_timesteps == total_steps``; resumable (call again with a larger total).
+
+        ``callback(num_timesteps)`` runs after every env step; returning False stops here.
+        """
         c = self.config
         self._total_steps = max(total_steps, 1)
         while self.num_timesteps < total_steps:
@@ -243,7 +245,7 @@ class TD3:
     @classmethod
     def load(cls, path: str | Path, env: gym.Env, device: str | torch.device = "cpu") -> TD3:
         """An agent whose actor is the saved one (for predict; training state is in checkpoints)."""
-        data = torch.load(Path(path), map_location=device, weights_only=False)
+        data = safe_load(Path(path), map_location=device)
         agent = cls(env, TD3Config(**data["config"]), device=device)
         agent.actor.load_state_dict(data["actor"])
         agent.actor_target.load_state_dict(data["actor"])
@@ -301,9 +303,8 @@ def _weighted_mse(q: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) 
 
 
 def _polyak(net: torch.nn.Module, target: torch.nn.Module, tau: float) -> None:
-    """target <- (1 - tau) * target + tau * net, for every parameter at once."""
+    """target <- (1 - tau) * target + tau * net, parameter by parameter, in place."""
     with torch.no_grad():
-        params, targets = list(net.parameters()), list(target.parameters())
-        torch._foreach_mul_(targets, 1.0 - tau)
-        torch._foreach_add_(targets, params, alpha=tau)
+        for param, target_param in zip(net.parameters(), target.parameters(), strict=True):
+            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
 

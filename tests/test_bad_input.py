@@ -43,7 +43,7 @@ def test_bad_command_line(run_cli, args, fragments):
         ("td3:\n  all:\n    buffer_size: -100\n", ["[td3][all]", "'buffer_size' = -100 is out of range", "[1, inf)"]),
         ("td3:\n  all:\n    gamma: 1.5\n", ["[td3][all]", "'gamma' = 1.5 is out of range", "a float in [0, 1]"]),
         ("sb3-td3:\n  all:\n    net_arch: big\n", ["[sb3-td3][all]", "'net_arch' is 'big' (str)", "a list of integers"]),
-        ("sb3-ddpg:\n  all:\n    policy_delay: 2\n", ["unknown hyperparameter 'policy_delay' for DDPGConfig"]),
+        ("sb3-ddpg:\n  all:\n    policy_delay: 2\n", ["unknown hyperparameter 'policy_delay' for SB3DDPGConfig"]),
         ("sb3-td3:\n  Pendulum-v1: 5\n", ["expected a mapping of hyperparameters"]),
     ],
 )

@@ -5,8 +5,8 @@ import pytest
 import torch
 from stable_baselines3 import DDPG, TD3
 
-from harness.runner import execute
-from harness.spec import StudySpec
+from harness.run.runner import execute
+from harness.study.spec import StudySpec
 
 LOADERS = {"sb3-td3": TD3, "sb3-ddpg": DDPG}
 

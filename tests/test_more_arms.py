@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from harness.runner import execute
-from harness.spec import StudySpec
+from harness.run.runner import execute
+from harness.study.spec import StudySpec
 
 
 def test_zoo_values_and_a_matched_budget():
@@ -29,7 +29,7 @@ def test_ddpg_ornstein_uhlenbeck_noise_from_yaml(tmp_path):
     from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
     from harness.agents import get_arm
-    from harness.envs import make_env
+    from harness.run.envs import make_env
 
     hp = tmp_path / "ou.yml"
     hp.write_text("sb3-ddpg:\n  all: {noise_type: ornstein-uhlenbeck, noise_std: 0.3, net_arch: [16]}\n")
@@ -43,8 +43,8 @@ def test_ddpg_ornstein_uhlenbeck_noise_from_yaml(tmp_path):
 
 def test_crossq_widths_from_the_zoo_dict_and_from_one_list():
     from harness.agents import get_arm
-    from harness.config import build_config
-    from harness.envs import make_env
+    from harness.config.schema import build_config
+    from harness.run.envs import make_env
 
     zoo = StudySpec("s", ("BipedalWalker-v3",), ("sb3-crossq",), (0,)).expand()[0]
     assert (zoo.config.net_arch_pi, zoo.config.net_arch_qf) == ((256, 256), (1024, 1024))  # zoo: dict(pi=, qf=)

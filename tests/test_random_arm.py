@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from harness.runner import execute
-from harness.spec import StudySpec
+from harness.run.runner import execute
+from harness.study.spec import StudySpec
 
 
 def test_random_takes_the_budget_of_the_learning_arms():

@@ -28,7 +28,7 @@ from postgres import bindir, cluster as postgres_cluster
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs .[dev])")
 
-from harness import checkpoint  # noqa: E402
+from harness.run import checkpoint  # noqa: E402
 from harness.errors import UsageError  # noqa: E402
 
 pytestmark = pytest.mark.ray

@@ -12,8 +12,8 @@ import time
 import pytest
 import torch
 
-from harness import checkpoint
-from harness.locks import Locked, RunLock, held_elsewhere
+from harness.run import checkpoint
+from harness.run.locks import Locked, RunLock, held_elsewhere
 
 
 def test_checkpoints_are_pruned_to_the_newest(tmp_path):
@@ -51,7 +51,7 @@ def test_lock_excludes_a_second_holder_and_is_released(tmp_path):
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from harness.locks import RunLock\n"
+        "import sys, time; from harness.run.locks import RunLock\n"
         f"lock = RunLock({str(tmp_path)!r}).__enter__(); print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -144,8 +144,8 @@ def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
 
 def test_a_new_option_keeps_recorded_runs_valid(tmp_path):
     """A run recorded before a hyperparameter existed ran with its default: it is still the same run."""
-    from harness.config import as_plain
-    from harness.spec import StudySpec
+    from harness.config.schema import as_plain
+    from harness.study.spec import StudySpec
 
     spec = StudySpec("s", ("Pendulum-v1",), ("td3",), (0,), steps=1000).expand()[0]
     meta = {"spec_hash": "0" * 16, "spec": {**spec.identity(), "study": "s"}}

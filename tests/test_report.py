@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import report
+from harness.report import load, tables, write
 
 FIXTURE = Path(__file__).parent / "fixtures" / "study"
 
@@ -17,12 +17,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "study"
 def written(tmp_path_factory):
     study = tmp_path_factory.mktemp("r") / "study"
     shutil.copytree(FIXTURE, study)
-    report.write_report(study, reps=2000, seed=0)
+    write.write_report(study, reps=2000, seed=0)
     return study
 
 
 def test_loading_names_and_skips_the_broken_run():
-    study = report.load_study(FIXTURE)
+    study = load.load_study(FIXTURE)
     assert len(study.runs) == 13  # 12 complete + 1 diverged; the truncated one is skipped
     assert study.problems == ["sb3-ddpg/BipedalWalker-v3_1: evals.csv is truncated or corrupted (row 4 incomplete); "
                               "run skipped"]
@@ -32,7 +32,7 @@ def test_loading_names_and_skips_the_broken_run():
 
 def test_final_table_hand_computed():
     finals = {"td3": np.array([310.0, 290.0, 250.0]), "sb3-td3": np.array([100.0, 120.0, 150.0])}
-    table = report.final_table(finals, 300.0, reps=2000, seed=0).set_index("arm")
+    table = tables.final_table(finals, 300.0, reps=2000, seed=0).set_index("arm")
     # IQM of 3 runs trims nothing (25% of 3 < 1): the mean. Gap: mean(0, 10, 50) = 20.
     assert table.loc["td3", "IQM"].startswith("283.3 [") and table.loc["td3", "mean"].startswith("283.3 [")
     assert table.loc["td3", "median"].startswith("290.0 [")
@@ -45,7 +45,7 @@ def test_final_table_hand_computed():
 
 def test_probability_of_improvement_hand_computed():
     pend = {"td3": [np.array([-150.0, -160.0, -170.0])], "sb3-td3": [np.array([-150.0, -200.0, -250.0])]}
-    table = report.improvement_table(pend, reps=2000, seed=0)
+    table = tables.improvement_table(pend, reps=2000, seed=0)
     row = table[(table["X"] == "td3") & (table["Y"] == "sb3-td3")].iloc[0]
     assert row["P(X > Y)"].startswith("0.72 [")  # (2.5 + 2 + 2) / 9: one tie counts half
     back = table[(table["X"] == "sb3-td3") & (table["Y"] == "td3")].iloc[0]
@@ -84,20 +84,20 @@ def test_figures_and_self_contained_html(written):
 def test_report_is_deterministic(written, tmp_path):
     again = tmp_path / "study"
     shutil.copytree(FIXTURE, again)
-    report.write_report(again, reps=2000, seed=0)
+    write.write_report(again, reps=2000, seed=0)
     strip = lambda text: re.sub(r"Generated .* from `[^`]*`", "", text)  # noqa: E731
     assert strip((again / "report.md").read_text()) == strip((written / "report.md").read_text())
 
 
 def test_aggregate_over_envs_normalizes_and_stratifies(tmp_path, monkeypatch):
-    from harness import reference
+    from harness.config import reference
 
     refs = tmp_path / "refs.yml"
     refs.write_text("BipedalWalker-v3: {random: -100.0}\nPendulum-v1: {random: -1200.0, threshold: -150.0}\n")
     monkeypatch.setattr(reference, "REFERENCE_FILE", refs)
     study = tmp_path / "study"
     shutil.copytree(FIXTURE, study)
-    md = Path(report.write_report(study, reps=500, seed=0)).read_text()
+    md = Path(write.write_report(study, reps=500, seed=0)).read_text()
     section = md.split("## All envs together (min-max normalized)")[1].split("## Cost per run")[0]
     # td3 normalized: BipedalWalker (310, 290, 250) -> 1.025, 0.975, 0.875; Pendulum (-150, -160, -170)
     # -> 1.0, 0.990476, 0.980952. IQM of the 6 pooled: drop one at each end, mean of the middle 4.
@@ -109,11 +109,11 @@ def test_aggregate_over_envs_normalizes_and_stratifies(tmp_path, monkeypatch):
 
 def test_single_runs_get_no_interval_and_a_warning(tmp_path):
     finals = {"td3": np.array([39.0]), "sb3-td3": np.array([171.2])}
-    table = report.final_table(finals, None, reps=200, seed=0).set_index("arm")
+    table = tables.final_table(finals, None, reps=200, seed=0).set_index("arm")
     assert table.loc["td3", "IQM"] == "39.0 (1 run: no CI)"
-    poi = report.improvement_table({a: [x] for a, x in finals.items()}, reps=200, seed=0)
+    poi = tables.improvement_table({a: [x] for a, x in finals.items()}, reps=200, seed=0)
     assert poi.iloc[0]["P(X > Y)"] == "0.00 (1 run: no CI)"
     study = tmp_path / "study"  # the fixture study cut to one seed per arm
     shutil.copytree(FIXTURE, study, ignore=shutil.ignore_patterns("*_1", "*_2"))
-    text = report.write_report(study, reps=200, seed=0).read_text()
+    text = write.write_report(study, reps=200, seed=0).read_text()
     assert "**Single runs.**" in text and "(1 run: no CI)" in text

@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from harness.spec import MIN_STEPS, StudySpec, make_budget
+from harness.study.budget import MIN_STEPS, make_budget
+from harness.study.spec import StudySpec
 
 
 def test_budget_presets_are_fractions_of_the_full_budget():

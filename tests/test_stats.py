@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from harness import stats
-from harness.calibrate import makespan
+from harness.report import stats
+from harness.study.calibrate import makespan
 
 
 def test_point_estimates_exact():

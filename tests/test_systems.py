@@ -65,7 +65,7 @@ def test_pybullet_envs_run_through_compare(tmp_path):
 def test_minitaur_adapter_speaks_gymnasium_and_repeats_seeded_episodes():
     from gymnasium.utils.env_checker import check_env
 
-    from harness.envs import make_env
+    from harness.run.envs import make_env
 
     env = make_env("MinitaurBulletEnv-v0")
     check_env(env.unwrapped, skip_render_check=True)
@@ -102,7 +102,7 @@ def test_a_missing_extra_is_named(tmp_path):
 @pytest.mark.skipif(ctypes.util.find_library("EGL") is None, reason="no libEGL: MuJoCo cannot render headless "
                     "(Debian: apt-get install libegl1 libegl-mesa0; .ci/run installs them)")
 def test_mujoco_renders_headless():
-    from harness.envs import make_env
+    from harness.run.envs import make_env
 
     env = make_env("Hopper-v5", render_mode="rgb_array")
     env.reset(seed=0)

@@ -93,3 +93,28 @@ def test_config_names_key_and_range(key, value, accepted):
     with pytest.raises(ValueError) as err:
         TD3Config(**{key: value})
     assert str(err.value) == f"hyperparameter '{key}' = {value!r} is out of range; accepted: {accepted}"
+
+
+def test_a_failed_actor_step_leaves_the_critic_trainable():
+    """The actor step freezes the critic's weights for dQ/da; an error inside it must not leave them frozen."""
+    from custom_td3 import TrainingDiverged
+
+    agent = make(learning_starts=50, policy_delay=1)
+    agent.learn(50)
+    agent.critic.q1 = lambda obs, action: torch.full((obs.shape[0], 1), float("nan"))  # only the actor loss uses Q1 alone
+    with pytest.raises(TrainingDiverged, match="actor loss is nan"):
+        agent.learn(51)
+    assert agent.num_updates == 1  # the critic step ran, the actor step raised
+    assert all(p.requires_grad for p in agent.critic.parameters())
+
+
+def test_saved_model_loads_without_unpickling_code(tmp_path):
+    """Models may come from a shared store: TD3.load accepts tensors, plain data and numpy arrays only."""
+    import pickle
+
+    agent = make()
+    path = agent.save(tmp_path / "model")
+    assert isinstance(TD3.load(path, gym.make("Pendulum-v1")), TD3)
+    torch.save({"config": {}, "actor": {}, "payload": pickle.loads(pickle.dumps(print))}, tmp_path / "evil.pt")
+    with pytest.raises(pickle.UnpicklingError, match="print was not an allowed global"):
+        TD3.load(tmp_path / "evil.pt", gym.make("Pendulum-v1"))

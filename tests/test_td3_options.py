@@ -13,9 +13,9 @@ from custom_td3 import TD3, TD3Config
 from custom_td3.noisy import NoisyLinear, factorized_noise, perturbed
 from custom_td3.schedules import constant, episode_step_cap, exponential, linear
 from td3_state import tensors
-from harness.config import build_config
+from harness.config.schema import build_config
 from harness.errors import ConfigError
-from harness.hparams import parse_override
+from harness.config.resolve import parse_override
 
 SMALL = dict(net_arch=(16, 16), batch_size=16, buffer_size=2000, learning_starts=20)
 NOISY = dict(noisy_nets=True, noise_type=None)

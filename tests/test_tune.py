@@ -6,7 +6,8 @@ import optuna
 import pytest
 import yaml
 
-from harness import hparams, search, tune
+from harness.config import HYPERPARAMS_DIR, resolve, search
+from harness.tuning import tune
 from harness.agents import get_arm
 from harness.errors import ConfigError
 
@@ -114,7 +115,7 @@ def test_a_diverging_trial_fails_with_its_reason(run_cli, tmp_path):
 
 
 def test_compare_uses_tuned_values_and_says_so(run_cli, tmp_path):
-    folder = hparams.HYPERPARAMS_DIR / "tuned" / "td3"
+    folder = HYPERPARAMS_DIR / "tuned" / "td3"
     path = folder / "TinyPoint-v0.yml"
     code, _, err = run_cli("compare", "--env", "tiny_envs:TinyPoint-v0", "--algos", "td3", "--hp-set", "tuned",
                            "--dry-run", "--no-estimate", "--results", tmp_path)
@@ -127,7 +128,7 @@ def test_compare_uses_tuned_values_and_says_so(run_cli, tmp_path):
                                  "tuned", "--dry-run", "--no-estimate", "--results", tmp_path)
         assert code == 0, err
         assert "hyperparams/tuned/td3/TinyPoint-v0.yml (tuned, study s1)" in out
-        resolved = hparams.resolve(get_arm("td3"), "tiny_envs:TinyPoint-v0", tuned=True)
+        resolved = resolve.resolve(get_arm("td3"), "tiny_envs:TinyPoint-v0", tuned=True)
         assert resolved.config.learning_rate == 0.0005 and resolved.config.net_arch == (32,)
     finally:
         path.unlink(missing_ok=True)

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from harness import watch
+from harness.run import watch
 
 ARMS = ("td3", "sb3-td3", "random")
 
@@ -49,9 +49,9 @@ def test_enjoy_bad_run_directory(run_cli, tmp_path):
 
 
 def test_a_run_without_a_final_model_acts_with_its_newest_checkpoint(tmp_path, capsys):
-    from harness import checkpoint
-    from harness.runner import CheckpointPolicy, execute
-    from harness.spec import StudySpec
+    from harness.run import checkpoint
+    from harness.run.runner import CheckpointPolicy, execute
+    from harness.study.spec import StudySpec
 
     class Stop(Exception):
         pass

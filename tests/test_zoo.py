@@ -3,7 +3,7 @@ from importlib import resources
 import pytest
 import yaml
 
-from harness import yamlio, zoo
+from harness.config import yamlio, zoo
 from harness.errors import ConfigError
 
 

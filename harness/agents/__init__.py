@@ -1,4 +1,6 @@
-"""The registry of arms. Adding an arm is one entry here; the runner has no per-arm branches."""
+"""The agents every study compares: the contract (``base``), adapters for Stable-Baselines3 and
+sb3-contrib (``sb3``) and the random floor (``random_policy``), and here the registry of arms.
+Adding an arm is one entry here; the runner has no per-arm branches."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from typing import Any
 import gymnasium as gym
 
 from custom_td3 import TD3, TD3Config
-from harness.agents.base import Agent, StepCallback
 from harness.agents import sb3
+from harness.agents.base import Agent, StepCallback
 from harness.agents.random_policy import RandomConfig, build_random, load_random
 from harness.errors import UsageError, suggest
 
@@ -36,28 +38,29 @@ class Arm:
     sets_budget: bool = True  # False: the arm takes the env's budget from the others (a baseline)
 
 
-def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
+def build_our_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
     """Our TD3 already speaks the Agent contract; the adapter is only this constructor call."""
     return TD3(env, config, seed=seed, device=device)
 
 
-def load_td3(path: Path, env: gym.Env, device: str) -> TD3:
+def load_our_td3(path: Path, env: gym.Env, device: str) -> TD3:
     return TD3.load(path, env, device)
 
 
 ARMS: dict[str, Arm] = {
     arm.name: arm
     for arm in (
-        Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_td3, "td3-harness", load_td3),
-        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.TD3Config, "td3", sb3.build_td3, "stable-baselines3",
+        Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_our_td3, "td3-harness", load_our_td3),
+        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.SB3TD3Config, "td3", sb3.builder(sb3.TD3), "stable-baselines3",
             sb3.loader(sb3.TD3)),
-        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.DDPGConfig, "ddpg", sb3.build_ddpg, "stable-baselines3",
-            sb3.loader(sb3.DDPG)),
-        Arm("sb3-sac", "Stable-Baselines3 SAC", sb3.SACConfig, "sac", sb3.build_sac, "stable-baselines3",
+        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.SB3DDPGConfig, "ddpg", sb3.builder(sb3.DDPG),
+            "stable-baselines3", sb3.loader(sb3.DDPG)),
+        Arm("sb3-sac", "Stable-Baselines3 SAC", sb3.SB3SACConfig, "sac", sb3.builder(sb3.SAC), "stable-baselines3",
             sb3.loader(sb3.SAC)),
-        Arm("sb3-tqc", "sb3-contrib TQC", sb3.TQCConfig, "tqc", sb3.build_tqc, "sb3-contrib", sb3.loader(sb3.TQC)),
-        Arm("sb3-crossq", "sb3-contrib CrossQ", sb3.CrossQConfig, "crossq", sb3.build_crossq, "sb3-contrib",
-            sb3.loader(sb3.CrossQ)),
+        Arm("sb3-tqc", "sb3-contrib TQC", sb3.SB3TQCConfig, "tqc", sb3.builder(sb3.TQC), "sb3-contrib",
+            sb3.loader(sb3.TQC)),
+        Arm("sb3-crossq", "sb3-contrib CrossQ", sb3.SB3CrossQConfig, "crossq", sb3.builder(sb3.CrossQ),
+            "sb3-contrib", sb3.loader(sb3.CrossQ)),
         Arm("random", "Uniform random policy (the floor)", RandomConfig, None, build_random, "td3-harness",
             load_random, sets_budget=False),
     )

@@ -25,7 +25,11 @@ class Agent(Protocol):
         """Gradient updates (critic steps) taken so far."""
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
-        """Train until ``num_timesteps == total_steps`` (or the callback returns False)."""
+        """Train until ``num_timesteps == total_steps`` (or the callback returns False).
+
+        An agent that detects divergence itself raises FloatingPointError (custom_td3's
+        TrainingDiverged is one): the run is then recorded as diverged, with the message as its cause.
+        """
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """Action for one unbatched observation."""

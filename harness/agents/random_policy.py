@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from harness.agents.base import StepCallback
-from harness.config import hp
+from harness.config.schema import hp
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,18 @@
-"""Stable-Baselines3 arms: typed configs with SB3's names and defaults, and a thin adapter."""
+"""Stable-Baselines3 arms: typed configs with SB3's names and defaults, and a thin adapter.
+
+A hyperparameter that SB3's algorithms share with our TD3 is defined once, in
+``custom_td3.TD3Config`` (help, accepted values, check and default; our TD3's defaults are SB3
+TD3's): the configs here take those fields through ``ours()``, so both sides read and validate
+one configuration the same way. Only what SB3 alone has (OU noise, entropy settings, CrossQ's
+batch normalization...) is declared here.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,54 +27,62 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.utils import LinearSchedule
 
+from custom_td3 import TD3Config as OurTD3Config
+from custom_td3.networks import ACTIVATION_CLASSES
 from harness.agents.base import StepCallback
-from harness.config import fields_of, hp
+from harness.config.schema import fields_of, hp
 
-ACTIVATION_CLASSES = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "elu": torch.nn.ELU,
-                      "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU}
+_OURS = {f.name: f for f in dataclasses.fields(OurTD3Config)}
+
+
+def ours(name: str, default: Any = dataclasses.MISSING, *, policy_kwarg: bool = False) -> Any:
+    """Our TD3's field ``name`` (help, accepted values, check, default) as a field of an SB3 config;
+    ``default`` where the SB3 algorithm's own default differs; ``policy_kwarg`` if SB3 takes it
+    through ``policy_kwargs``."""
+    f = _OURS[name]
+    return dataclasses.field(default=f.default if default is dataclasses.MISSING else default,
+                             metadata={**f.metadata, "policy_kwarg": policy_kwarg})
 
 
 @dataclass(frozen=True)
 class OffPolicyCore:
     """Hyperparameters every SB3 off-policy algorithm takes; defaults are SB3's own."""
 
-    learning_rate: float = hp(1e-3, "Adam step size for actor and critics (initial value if linear)", low=0, low_open=True)
-    lr_schedule: str = hp("constant", "'linear' decays learning_rate to 0 over the run (rl-zoo3's lin_<x>)",
-                          choices=("constant", "linear"))
-    buffer_size: int = hp(1_000_000, "Replay buffer capacity in transitions", low=1)
-    learning_starts: int = hp(100, "Env steps of uniform random actions before learning starts", low=0)
-    batch_size: int = hp(256, "Minibatch size per gradient step", low=1)
-    gamma: float = hp(0.99, "Discount factor", low=0, high=1)
-    train_freq: int = hp(1, "Train every train_freq steps (or episodes, see train_freq_unit)", low=1)
-    train_freq_unit: str = hp("step", "Unit of train_freq", choices=("step", "episode"))
-    gradient_steps: int = hp(1, "Gradient steps per training round; -1: as many as env steps collected",
-                             low=1, also=(-1,))
-    n_steps: int = hp(1, "n-step returns for the critic target (1: one-step TD)", low=1)
+    learning_rate: float = ours("learning_rate")
+    lr_schedule: str = ours("lr_schedule")
+    buffer_size: int = ours("buffer_size")
+    learning_starts: int = ours("learning_starts")
+    batch_size: int = ours("batch_size")
+    gamma: float = ours("gamma")
+    train_freq: int = ours("train_freq")
+    train_freq_unit: str = ours("train_freq_unit")
+    gradient_steps: int = ours("gradient_steps")
+    n_steps: int = ours("n_steps")
     noise_type: str | None = hp(None, "Exploration noise added to the actor's action",
                                 choices=(None, "normal", "ornstein-uhlenbeck"))
     noise_std: float = hp(0.1, "Std of the exploration noise, in units of the normalized action", low=0)
-    activation_fn: str = hp("relu", "Hidden activation", choices=tuple(ACTIVATION_CLASSES), policy_kwarg=True)
+    activation_fn: str = ours("activation_fn", policy_kwarg=True)
 
 
 @dataclass(frozen=True)
 class OffPolicyConfig(OffPolicyCore):
     """The actor-critics with target networks and one shared hidden-layer list (TD3, DDPG, SAC, TQC)."""
 
-    tau: float = hp(0.005, "Polyak coefficient for target networks", low=0, high=1, low_open=True)
-    net_arch: tuple[int, ...] = hp((400, 300), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
+    tau: float = ours("tau")
+    net_arch: tuple[int, ...] = ours("net_arch", policy_kwarg=True)
 
 
 @dataclass(frozen=True)
-class TD3Config(OffPolicyConfig):
+class SB3TD3Config(OffPolicyConfig):
     """SB3 TD3: adds the three tricks of Fujimoto et al. (2018)."""
 
-    policy_delay: int = hp(2, "Critic updates per actor and target update", low=1)
-    target_policy_noise: float = hp(0.2, "Std of the smoothing noise on target actions", low=0)
-    target_noise_clip: float = hp(0.5, "Clip of the target smoothing noise", low=0)
+    policy_delay: int = ours("policy_delay")
+    target_policy_noise: float = ours("target_policy_noise")
+    target_noise_clip: float = ours("target_noise_clip")
 
 
 @dataclass(frozen=True)
-class DDPGConfig(OffPolicyConfig):
+class SB3DDPGConfig(OffPolicyConfig):
     """SB3 DDPG: TD3 with one critic update per actor update and no target smoothing."""
 
 
@@ -102,16 +119,16 @@ class MaxEntropyFields:
 
 
 @dataclass(frozen=True)
-class SACConfig(MaxEntropyFields, OffPolicyConfig):
+class SB3SACConfig(MaxEntropyFields, OffPolicyConfig):
     """SB3 SAC: a stochastic actor with entropy regularization (Haarnoja et al. 2018); SB3's defaults."""
 
-    learning_rate: float = hp(3e-4, "Adam step size (initial value if linear)", low=0, low_open=True)
-    net_arch: tuple[int, ...] = hp((256, 256), "Hidden layer sizes of actor and critics", low=1, policy_kwarg=True)
+    learning_rate: float = ours("learning_rate", 3e-4)
+    net_arch: tuple[int, ...] = ours("net_arch", (256, 256), policy_kwarg=True)
     target_update_interval: int = hp(1, "Gradient steps between target network updates", low=1)
 
 
 @dataclass(frozen=True)
-class TQCConfig(SACConfig):
+class SB3TQCConfig(SB3SACConfig):
     """sb3-contrib TQC: SAC with distributional critics and the top quantiles dropped (Kuznetsov et al. 2020)."""
 
     top_quantiles_to_drop_per_net: int = hp(2, "Quantiles dropped per critic from the target", low=0)
@@ -120,7 +137,7 @@ class TQCConfig(SACConfig):
 
 
 @dataclass(frozen=True)
-class CrossQConfig(MaxEntropyFields, OffPolicyCore):
+class SB3CrossQConfig(MaxEntropyFields, OffPolicyCore):
     """sb3-contrib CrossQ (Bhatt et al. 2024): SAC without target networks, with batch-normalized
     critics evaluated on (s, a) and (s', a') in one joint batch; sb3-contrib's defaults.
 
@@ -130,7 +147,6 @@ class CrossQConfig(MaxEntropyFields, OffPolicyCore):
 
     COMPOUND: ClassVar[dict[str, dict[str, str]]] = {"net_arch": {"pi": "net_arch_pi", "qf": "net_arch_qf"}}
 
-    learning_rate: float = hp(1e-3, "Adam step size (initial value if linear)", low=0, low_open=True)
     net_arch_pi: tuple[int, ...] = hp((256, 256), "Actor hidden layer sizes (net_arch: {pi: ...})", low=1,
                                       policy_kwarg=True)
     net_arch_qf: tuple[int, ...] = hp((1024, 1024), "Critic hidden layer sizes (net_arch: {qf: ...})", low=1,
@@ -150,7 +166,7 @@ def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str,
     policy_kwargs = {}
     for name, (f, _) in fields_of(type(config)).items():
         value = getattr(config, name)
-        if f.metadata["policy_kwarg"]:
+        if f.metadata.get("policy_kwarg"):
             policy_kwargs[name] = value
         else:
             values[name] = value
@@ -254,28 +270,15 @@ class SB3Agent:
         torch.set_rng_state(state["rng"]["torch"])
 
 
-def loader(algo_cls: type[BaseAlgorithm]):
+def builder(algo_cls: type[BaseAlgorithm]) -> Callable[[gym.Env, OffPolicyCore, int, str], SB3Agent]:
+    """A function building a new ``algo_cls`` learner from a typed config, as an Agent."""
+    def build(env: gym.Env, config: OffPolicyCore, seed: int, device: str) -> SB3Agent:
+        return SB3Agent.build(algo_cls, env, config, seed, device)
+    return build
+
+
+def loader(algo_cls: type[BaseAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
     """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting."""
     def load(path: Path, env: gym.Env, device: str) -> SB3Agent:
         return SB3Agent(algo_cls.load(path, device=device))
     return load
-
-
-def build_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> SB3Agent:
-    return SB3Agent.build(TD3, env, config, seed, device)
-
-
-def build_ddpg(env: gym.Env, config: DDPGConfig, seed: int, device: str) -> SB3Agent:
-    return SB3Agent.build(DDPG, env, config, seed, device)
-
-
-def build_sac(env: gym.Env, config: SACConfig, seed: int, device: str) -> SB3Agent:
-    return SB3Agent.build(SAC, env, config, seed, device)
-
-
-def build_tqc(env: gym.Env, config: TQCConfig, seed: int, device: str) -> SB3Agent:
-    return SB3Agent.build(TQC, env, config, seed, device)
-
-
-def build_crossq(env: gym.Env, config: CrossQConfig, seed: int, device: str) -> SB3Agent:
-    return SB3Agent.build(CrossQ, env, config, seed, device)

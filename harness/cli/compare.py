@@ -1,0 +1,99 @@
+"""``compare``: plan a matched-budget study, show it with a cost estimate, run it (locally or on
+Ray), and write its report."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.cli.args import parse_list, resolve_device, seeds_from, unique
+from harness.errors import UsageError
+from harness.execution.dispatch import run_plan
+from harness.execution.local import Executor, available_cores, threads_per_run
+from harness.execution.progress import Display, make_display
+from harness.report.write import write_report
+from harness.run import checkpoint
+from harness.run.runner import CheckpointPolicy
+from harness.study.plan import check_writable, confirm, describe_plan, make_plan
+from harness.study.spec import StudySpec, default_study_name
+
+#: (device, jobs, torch threads per run, executor or None for the local pool) -> exit code
+Start = Callable[[str, int, int, "Executor | None"], int]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import torch
+
+    from harness.agents import get_arm
+    from harness.config.resolve import parse_override
+    from harness.run.envs import resolve_env_id
+
+    envs = unique([resolve_env_id(e) for e in parse_list(args.env, "--env")], "--env")
+    arms = unique([get_arm(a).name for a in parse_list(args.algos, "--algos")], "--algos")
+    overrides = dict(parse_override(o) for o in args.hp)
+    display = make_display("quiet" if args.quiet else args.progress)
+    if args.checkpoint_minutes <= 0:
+        raise UsageError(f"--checkpoint-minutes: expected a positive number, got {args.checkpoint_minutes}")
+    policy = CheckpointPolicy(steps=args.checkpoint_every, seconds=60 * args.checkpoint_minutes)
+
+    def start(device: str, jobs: int, threads: int, executor: Executor | None) -> int:
+        study = StudySpec(
+            name=args.study or default_study_name(envs, args.budget, args.steps), envs=envs, arms=arms,
+            seeds=seeds_from(args.seeds, args.seed_offset), budget=args.budget, steps=args.steps,
+            eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
+            hp_files=tuple(args.hp_file), hp_overrides=overrides, hp_set=args.hp_set)
+        return run_compare(study, args.results, jobs, threads, display, dry_run=args.dry_run,
+                           assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report,
+                           policy=policy, executor=executor)
+
+    if args.backend == "ray":
+        return compare_on_ray(args, policy, display, start)
+    if args.checkpoint_uri:
+        raise UsageError("--checkpoint-uri applies to --backend ray; local runs keep their checkpoints in their "
+                         "run directories")
+    jobs = args.jobs or available_cores()
+    device = resolve_device(args.device, torch.cuda.is_available(), f"torch {torch.__version__}")
+    return start(device, jobs, threads_per_run(jobs), None)
+
+
+def compare_on_ray(args: argparse.Namespace, policy: CheckpointPolicy, display: Display, start: Start) -> int:
+    """The study on Ray: embedded with --jobs CPUs (default: the cores here), or on the cluster at
+    --ray-address with --jobs runs at a time (default: the cluster's CPUs), one torch thread each."""
+    from harness.execution import ray
+
+    store = None
+    if args.checkpoint_uri:
+        store = checkpoint.UriStore(args.checkpoint_uri)
+        store.check()
+    with ray.session(args.ray_address, args.jobs or available_cores()) as cluster:
+        display.line(cluster.describe())
+        device = resolve_device(args.device, cluster.gpus > 0, cluster.where)
+        jobs = args.jobs or max(1, cluster.cpus)
+        threads = threads_per_run(jobs) if cluster.address is None else 1
+        executor = ray.RayExecutor(cluster, jobs, threads, policy, store, args.max_retries)
+        return start(device, jobs, threads, executor)
+
+
+def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, display: Display, *,
+                dry_run: bool = False, assume_yes: bool = False, estimate: bool = True,
+                report: bool = True, policy: CheckpointPolicy = CheckpointPolicy(),
+                executor: Executor | None = None) -> int:
+    """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
+    if not dry_run:
+        check_writable(results_root, study.name)
+    plan = make_plan(study, results_root, jobs, threads, estimate=estimate)
+    for line in describe_plan(plan, results_root, jobs, threads):
+        display.line(line)
+    if dry_run:
+        return 0
+    confirm(plan, jobs, assume_yes)
+    summaries = run_plan(plan, results_root, jobs, threads, display, policy, executor) if plan.to_run else []
+    failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
+    if report:
+        path = write_report(Path(results_root) / study.name)
+        display.line(f"report: {path} and {path.with_suffix('.html')}")
+    if failed:
+        display.line(f"{len(failed)} run(s) did not complete: "
+                     + ", ".join(f"{s['key']} ({s['status']})" for s in failed) + " (see their meta.json)")
+    return 1 if failed else 0

@@ -1,0 +1,55 @@
+"""``tune``: an Optuna study for one arm on one env, with local or Ray workers."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from harness.config import env_name
+from harness.execution.local import threads_per_run
+
+if TYPE_CHECKING:
+    import optuna
+
+    from harness.tuning.tune import TuneSpec
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from harness.agents import get_arm
+    from harness.config.resolve import parse_override
+    from harness.run.envs import resolve_env_id
+    from harness.tuning import tune
+
+    env_id, arm = resolve_env_id(args.env), get_arm(args.algo).name
+    spec = tune.TuneSpec(study=args.study or f"{arm}-{env_name(env_id)}", arm=arm, env_id=env_id,
+                         trials=args.trials, budget=args.budget, steps=args.steps, eval_freq=args.eval_freq,
+                         eval_episodes=args.eval_episodes, seeds_per_trial=args.seeds_per_trial,
+                         storage=args.storage, sampler=args.sampler, pruner=args.pruner, seed=args.seed,
+                         hp_files=tuple(args.hp_file), hp_overrides=tuple(parse_override(o) for o in args.hp),
+                         space=args.space, tuned_dir=args.tuned_dir or tune.TUNED_DIR,
+                         heartbeat=args.heartbeat)
+    base = spec.base_run()
+    print(f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
+          f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
+          f"pruner {spec.pruner} (no pruning before step {base.config.learning_starts:,})", flush=True)
+    if args.backend == "ray":
+        study = tune_on_ray(args, spec)
+    else:
+        study = tune.run(spec, args.results, args.jobs, threads_per_run(args.jobs))
+    folder = tune.study_dir(spec, args.results)
+    best = study.best_trial if any(t.value is not None for t in study.trials) else None
+    print(f"best: trial {best.number}, value {best.value:.2f}" if best else "no trial completed")
+    print(f"summary: {folder / 'summary.md'}")
+    return 0
+
+
+def tune_on_ray(args: argparse.Namespace, spec: TuneSpec) -> optuna.Study:
+    """The tuning workers as Ray tasks: on a cluster they share the study through --storage."""
+    from harness.execution.ray import session
+    from harness.tuning import ray, tune
+
+    ray.check_tune_storage(spec.storage, args.ray_address)
+    with session(args.ray_address, args.jobs) as cluster:
+        print(cluster.describe(), flush=True)
+        threads = threads_per_run(args.jobs) if cluster.address is None else 1
+        return tune.run(spec, args.results, args.jobs, threads, ray.TuneLauncher(cluster, args.max_retries))

@@ -1,0 +1,120 @@
+"""Report figures: learning curves (IQM and 95% bootstrap band over seeds) and performance profiles.
+
+Colors are fixed per arm (``arms.arm_colors``), so an arm has one color in every figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+from scipy import stats as sps  # noqa: E402
+
+from harness.report.arms import arm_colors, arm_order  # noqa: E402
+
+CURVE_POINTS = 60
+
+
+def iqm_band(matrix: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM over runs and its 95% percentile-bootstrap band, at every column.
+
+    ``matrix`` is (runs, points); returns (iqm, low, high), each (points,). Runs are resampled
+    together across points (a resample is a set of whole runs).
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, matrix.shape[0], size=(reps, matrix.shape[0]))
+    boot = sps.trim_mean(matrix[idx], 0.25, axis=1)  # (reps, points)
+    low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+    return sps.trim_mean(matrix, 0.25, axis=0), low, high
+
+
+def _steps_matrix(evals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(steps,), (runs, steps) of evaluation returns on the steps every run has."""
+    table = evals.pivot_table(index="seed", columns="step", values="return_mean").dropna(axis=1)
+    return table.columns.to_numpy(), table.to_numpy()
+
+
+def _wall_matrix(evals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Returns interpolated on a common wall-clock grid (seconds) up to the shortest run's end."""
+    runs = [g.sort_values("step") for _, g in evals.groupby("seed")]
+    end = min(g["wall_s"].iloc[-1] for g in runs)
+    grid = np.linspace(0.0, end, CURVE_POINTS)
+    return grid, np.stack([np.interp(grid, g["wall_s"], g["return_mean"]) for g in runs])
+
+
+def _thousands(x: float, _: int) -> str:
+    return f"{x / 1e6:g}M" if abs(x) >= 1e6 else (f"{x / 1e3:g}k" if abs(x) >= 1e3 else f"{x:g}")
+
+
+def learning_curves(evals: pd.DataFrame, env: str, title: str, episodes: int, threshold: float | None,
+                    learning_starts: float | None, path: Path, reps: int, seed: int) -> Path:
+    """Two panels for one env: return vs env steps, and vs wall-clock; one line per arm."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    arms = arm_order(list(evals["arm"].unique()))
+    colors = arm_colors(arms)
+    hours = evals.groupby(["arm", "seed"])["wall_s"].max().max() >= 2 * 3600
+    unit, scale = ("hours", 3600.0) if hours else ("minutes", 60.0)
+    for arm in arms:
+        data = evals[evals["arm"] == arm]
+        n = data["seed"].nunique()
+        grid, wall = _wall_matrix(data)
+        for ax, (x, matrix) in zip(axes, (_steps_matrix(data), (grid / scale, wall))):
+            mid, low, high = iqm_band(matrix, reps, seed)
+            ax.plot(x, mid, color=colors[arm], label=f"{arm} ({n} seed{'' if n == 1 else 's'})", linewidth=2)
+            ax.fill_between(x, low, high, color=colors[arm], alpha=0.2, linewidth=0)
+    for ax in axes:
+        if threshold is not None:
+            ax.axhline(threshold, color="0.3", linestyle="--", linewidth=1)
+            ax.annotate(f"threshold {threshold:g}", (0, threshold), xycoords=("axes fraction", "data"),
+                        xytext=(4, 4), textcoords="offset points", fontsize=8, color="0.3")
+    if learning_starts:
+        axes[0].axvline(learning_starts, color="0.5", linestyle=":", linewidth=1)
+        axes[0].annotate("learning starts", (learning_starts, 0), xycoords=("data", "axes fraction"),
+                         xytext=(4, 6), textcoords="offset points", fontsize=8, color="0.4")
+    axes[0].xaxis.set_major_formatter(FuncFormatter(_thousands))
+    axes[0].set_xlabel("environment steps")
+    axes[1].set_xlabel(f"wall-clock ({unit}, up to each arm's shortest run)")
+    axes[0].set_ylabel(f"evaluation return (mean of {episodes} episodes)")
+    axes[0].legend(title="arm: IQM, 95% bootstrap CI", loc="best", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def performance_profile(finals: dict[str, np.ndarray], title: str, xlabel: str, path: Path,
+                        reps: int, seed: int) -> Path:
+    """Fraction of runs whose final score exceeds each tau, per arm, with a 95% bootstrap band."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    pooled = np.concatenate(list(finals.values()))
+    margin = 0.05 * (pooled.max() - pooled.min() or 1.0)
+    taus = np.linspace(pooled.min() - margin, pooled.max() + margin, 200)
+    arms = arm_order(list(finals))
+    colors = arm_colors(arms)
+    rng = np.random.default_rng(seed)
+    for arm in arms:
+        x = finals[arm]
+        above = (x[:, None] > taus[None, :]).astype(float)  # (runs, taus)
+        boot = above[rng.integers(0, x.size, size=(reps, x.size))].mean(axis=1)
+        low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+        ax.plot(taus, above.mean(axis=0), color=colors[arm], label=f"{arm} ({x.size} runs)", linewidth=2)
+        ax.fill_between(taus, low, high, color=colors[arm], alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of runs with score > tau")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="best", fontsize=9)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path

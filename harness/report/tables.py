@@ -1,0 +1,95 @@
+"""The report's tables, each a DataFrame from scores or the study's tidy tables."""
+
+from __future__ import annotations
+
+import json
+from itertools import permutations
+
+import numpy as np
+import pandas as pd
+
+from harness.fmt import fmt_duration
+from harness.report import stats
+from harness.report.arms import arm_order
+from harness.report.load import Study
+from harness.run import rundir
+
+
+def _ci(point: float, ci: tuple[float, float], runs: int = 2) -> str:
+    """``point [low, high]``; with one run there is no interval to show, and the cell says so."""
+    if runs < 2:
+        return f"{point:.1f} (1 run: no CI)"
+    return f"{point:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
+
+
+def final_table(finals: dict[str, np.ndarray], threshold: float | None, reps: int, seed: int) -> pd.DataFrame:
+    """Per arm: runs, IQM, mean and median with 95% bootstrap CIs, and the optimality gap if a threshold exists."""
+    rows = []
+    for arm in arm_order(list(finals)):
+        x = finals[arm]
+        row = {"arm": arm, "runs": x.size}
+        for name, fn in (("IQM", stats.iqm), ("mean", stats.mean), ("median", stats.median)):
+            row[name] = _ci(fn(x), stats.bootstrap_ci(x, fn, reps, seed=seed), x.size)
+        if threshold is not None:
+            gap = lambda s, t=threshold: stats.optimality_gap(s, t)  # noqa: E731
+            row["optimality gap"] = _ci(gap(x), stats.bootstrap_ci(x, gap, reps, seed=seed), x.size)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def improvement_table(finals: dict[str, list[np.ndarray]], reps: int, seed: int) -> pd.DataFrame:
+    """P(X > Y) with a 95% stratified-bootstrap CI for every ordered pair of arms."""
+    rows = []
+    for x, y in permutations(arm_order(list(finals)), 2):
+        poi = stats.probability_of_improvement(finals[x], finals[y])
+        ci = stats.stratified_bootstrap_ci([finals[x], finals[y]], stats.probability_of_improvement, reps, seed=seed)
+        single = min(len(a) for a in finals[x] + finals[y]) < 2
+        interval = "(1 run: no CI)" if single else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+        rows.append({"X": x, "Y": y, "P(X > Y)": f"{poi:.2f} {interval}"})
+    return pd.DataFrame(rows)
+
+
+def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.DataFrame:
+    """Per arm: env steps at which each seed's evaluation first reaches the threshold."""
+    rows = []
+    evals = study.evals[study.evals["env"] == env]
+    for arm, group in study.complete(env).groupby("arm"):
+        reached = {}
+        for seed in sorted(group["seed"]):
+            ev = evals[(evals["arm"] == arm) & (evals["seed"] == seed)]
+            reached[seed] = stats.steps_to_threshold(ev["step"].to_numpy(), ev["return_mean"].to_numpy(), threshold)
+        hits = [s for s in reached.values() if s is not None]
+        rows.append({"arm": arm,
+                     "steps to threshold, per seed": ", ".join(f"{k}: {_steps(v)}" for k, v in reached.items()),
+                     "median (seeds that reached it)": _steps(int(np.median(hits))) if hits else "-",
+                     "never reached": f"{len(reached) - len(hits)} of {len(reached)}"})
+    order = arm_order([r["arm"] for r in rows])
+    return pd.DataFrame(sorted(rows, key=lambda r: order.index(r["arm"])))
+
+
+def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run: env steps/s of training, gradient updates, wall-clock."""
+    done = runs[runs["status"] == rundir.STATUS_COMPLETE]
+    order = {a: i for i, a in enumerate(arm_order(list(done["arm"].unique())))}
+    done = done.sort_values(["env", "arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c)
+    return pd.DataFrame({"env": done["env"], "arm": done["arm"], "seed": done["seed"],
+                         "env steps/s": done["steps_per_s"].round(1), "gradient updates": done["updates"],
+                         "wall-clock": [fmt_duration(w) for w in done["wall_s"]]})
+
+
+def hyperparameter_table(runs: pd.DataFrame, env: str) -> pd.DataFrame:
+    """Every hyperparameter (rows) per arm (columns); values that differ between arms in bold."""
+    per_arm = {arm: json.loads(g["hyperparameters"].iloc[0]) for arm, g in runs[runs["env"] == env].groupby("arm")}
+    arms = arm_order(list(per_arm))
+    keys = sorted(set().union(*per_arm.values()))
+    rows = []
+    for key in keys:
+        values = [per_arm[a].get(key, "—") for a in arms]
+        differs = len({json.dumps(v) for v in values}) > 1
+        rows.append({"hyperparameter": f"**{key}**" if differs else key,
+                     **{a: f"**{v}**" if differs else str(v) for a, v in zip(arms, values)}})
+    return pd.DataFrame(rows)
+
+
+def _steps(value: int | None) -> str:
+    return "never" if value is None else f"{value:,}"

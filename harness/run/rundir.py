@@ -1,0 +1,148 @@
+"""The files of one run directory: rl-zoo3's layout plus evals.csv and meta.json.
+
+``evaluations.npz``  timesteps (n,), results (n, K) episode returns, ep_lengths (n, K)
+``0.monitor.csv``    SB3's Monitor log of the training env (written by the env factory)
+``config.yml``       the hyperparameters used, plain YAML
+``evals.csv``        one row per evaluation: step, updates, wall_s, eval_s, return_mean, return_0..K-1
+``meta.json``        spec, status, versions, commit, host, timings
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.config import yamlio
+
+STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = "running", "complete", "failed"
+STATUS_INTERRUPTED, STATUS_DIVERGED = "interrupted", "diverged"
+STATUS_STOPPED = "stopped"  # ended early on purpose (a pruned tuning trial)
+#: The lock file a run holds while it works (harness.run.locks); clearing a run keeps it.
+LOCK_NAME = ".lock"
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_meta(run_dir: Path) -> dict[str, Any] | None:
+    """meta.json as a dict; None when missing or unreadable."""
+    try:
+        return json.loads((Path(run_dir) / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_config(run_dir: Path, hyperparameters: dict[str, Any]) -> None:
+    atomic_write(Path(run_dir) / "config.yml", yamlio.dump(hyperparameters))
+
+
+def clear_run_dir(run_dir: Path, keep: Iterable[str] = ()) -> None:
+    """Remove everything in ``run_dir`` but its lock and the top-level names in ``keep``."""
+    spared = {LOCK_NAME, *keep}
+    for path in Path(run_dir).iterdir():
+        if path.name not in spared:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+class EvalLog:
+    """Appends evaluations to evals.csv and keeps evaluations.npz in step with it.
+
+    ``keep_rows`` > 0 continues an interrupted run: the first ``keep_rows`` evaluations already
+    on disk are kept and any later ones (made after the checkpoint being resumed) are dropped.
+    """
+
+    def __init__(self, run_dir: Path, n_episodes: int, keep_rows: int = 0):
+        self.run_dir = Path(run_dir)
+        self.n_episodes = n_episodes
+        self.header = ["step", "updates", "wall_s", "eval_s", "return_mean"] + [
+            f"return_{i}" for i in range(n_episodes)
+        ]
+        self.timesteps: list[int] = []
+        self.results: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        lines = [",".join(self.header) + "\n"]
+        if keep_rows:
+            with np.load(self.run_dir / "evaluations.npz") as npz:
+                self.timesteps = [int(t) for t in npz["timesteps"][:keep_rows]]
+                self.results = list(npz["results"][:keep_rows])
+                self.lengths = list(npz["ep_lengths"][:keep_rows])
+            with open(self.run_dir / "evals.csv") as fh:
+                lines = fh.readlines()[: keep_rows + 1]
+        atomic_write(self.run_dir / "evals.csv", "".join(lines))
+        if keep_rows:
+            self._write_npz()
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+    @property
+    def last_return(self) -> float | None:
+        return float(np.mean(self.results[-1])) if self.results else None
+
+    def append(self, step: int, updates: int, wall_s: float, eval_s: float,
+               returns: np.ndarray, lengths: np.ndarray) -> None:
+        row = [step, updates, f"{wall_s:.3f}", f"{eval_s:.3f}", f"{float(np.mean(returns)):.6g}"]
+        row += [f"{r:.6g}" for r in returns]
+        with open(self.run_dir / "evals.csv", "a", newline="") as fh:
+            csv.writer(fh).writerow(row)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.timesteps.append(step)
+        self.results.append(np.asarray(returns, dtype=np.float64))
+        self.lengths.append(np.asarray(lengths, dtype=np.int64))
+        self._write_npz()
+
+    def _write_npz(self) -> None:
+        tmp = self.run_dir / ".evaluations.tmp.npz"
+        np.savez(tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results),
+                 ep_lengths=np.stack(self.lengths))
+        os.replace(tmp, self.run_dir / "evaluations.npz")
+
+
+MONITOR = "0.monitor.csv"
+_MONITOR_HEADER_LINES = 2  # SB3's JSON comment line and the CSV header
+
+
+def monitor_rows(run_dir: Path) -> int:
+    """Training episodes logged so far in 0.monitor.csv."""
+    try:
+        with open(Path(run_dir) / MONITOR) as fh:
+            return max(0, sum(1 for _ in fh) - _MONITOR_HEADER_LINES)
+    except OSError:
+        return 0
+
+
+def truncate_monitor(run_dir: Path, rows: int) -> None:
+    """Keep the header and the first ``rows`` episodes of 0.monitor.csv (episodes after a checkpoint
+    are replayed by the resumed run and would otherwise appear twice)."""
+    path = Path(run_dir) / MONITOR
+    if not path.exists():
+        return
+    with open(path) as fh:
+        lines = fh.readlines()
+    atomic_write(path, "".join(lines[: _MONITOR_HEADER_LINES + rows]))

@@ -1,0 +1,301 @@
+"""One run: environment, agent, the harness's evaluation schedule, checkpoints, the run directory.
+
+The runner knows arms only through the registry and the Agent contract. A run holds an flock
+on its directory while it works; it checkpoints its whole state every ``checkpoint_every`` env
+steps (or ``checkpoint_seconds`` of work), at an episode boundary when the arm can resume
+exactly from there; repeating the run resumes from the newest checkpoint, truncating the
+evaluation and monitor logs back to what the checkpoint had seen, so no row is duplicated.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3.common.utils import set_random_seed
+
+from harness.agents import get_arm
+from harness.config.schema import as_plain
+from harness.run import checkpoint, provenance, rundir
+from harness.run.envs import make_env
+from harness.run.evaluator import Evaluator
+from harness.run.locks import Locked, RunLock, held_elsewhere
+from harness.run.spec import RunSpec
+
+#: Receives progress events: dicts with "key", "event" (start|progress|eval|done|failed|...) and numbers.
+Reporter = Callable[[dict[str, Any]], None]
+
+PROGRESS_EVERY_S = 1.0
+RATE_WINDOW = 30
+DIAGNOSE_EVERY = 1000
+#: Statuses a repeated command leaves alone: the run has its final answer.
+FINAL = (rundir.STATUS_COMPLETE, rundir.STATUS_DIVERGED, rundir.STATUS_STOPPED)
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Checkpoint every ``steps`` env steps if given, else after ``seconds`` of work."""
+
+    steps: int | None = None
+    seconds: float = 600.0
+
+
+class _Divergence(Exception):
+    """The run's verdict 'diverged': raised when the agent's ``diagnose()`` names a non-finite value,
+    or when the agent itself raises FloatingPointError (custom_td3's TrainingDiverged is one)."""
+
+    def __init__(self, step: int, cause: str):
+        super().__init__(f"diverged at step {step}: {cause}")
+        self.step, self.cause = step, cause
+
+
+def decide(spec: RunSpec, results_root: Path) -> str:
+    """What a repeated command does with ``spec``: 'run' (nothing there), 'skip' (final, same spec),
+    'resume' (unfinished, same spec, a checkpoint exists), 'restart' (unfinished, no checkpoint),
+    'busy' (another live process holds it) or 'supersede' (a different spec is there)."""
+    run_dir = spec.run_dir(results_root)
+    if not run_dir.exists():
+        return "run"
+    if held_elsewhere(run_dir):
+        return "busy"
+    meta = rundir.read_meta(run_dir)
+    if not spec.matches(meta):
+        return "supersede" if any(p.name != rundir.LOCK_NAME for p in run_dir.iterdir()) else "run"
+    if meta.get("status") in FINAL:
+        return "skip"
+    return "resume" if checkpoint.latest(run_dir) else "restart"
+
+
+def supersede(spec: RunSpec, results_root: Path) -> Path:
+    """Move an existing run of a different spec to ``<study>/superseded/<arm>/<env>_<seed>.<hash>``."""
+    run_dir = spec.run_dir(results_root)
+    meta = rundir.read_meta(run_dir) or {}
+    tag = meta.get("spec_hash") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = Path(results_root) / spec.study / "superseded" / f"{spec.key}.{tag}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run_dir), str(target))
+    return target
+
+
+#: Called after every evaluation with (env step, mean return); may raise to stop the run.
+EvalHook = Callable[[int, float], None]
+#: Called after every checkpoint is written with (run directory, env step): e.g. to copy it off the machine.
+CheckpointHook = Callable[[Path, int], None]
+
+
+def execute(spec: RunSpec, results_root: Path, threads: int = 1, report: Reporter | None = None,
+            policy: CheckpointPolicy = CheckpointPolicy(), on_eval: EvalHook | None = None,
+            passthrough: tuple[type[BaseException], ...] = (),
+            on_checkpoint: CheckpointHook | None = None) -> dict[str, Any]:
+    """Train (or resume) and evaluate one run under its lock; returns a summary dict.
+
+    Failures inside training are recorded in meta.json and returned, so one bad run does not
+    stop a study; a run held by another process is left alone (status 'busy'). Exceptions of a
+    ``passthrough`` type (raised by ``on_eval``, e.g. a pruned Optuna trial) stop the run with
+    status 'stopped' and propagate. ``on_checkpoint`` sees every checkpoint once it is written.
+    """
+    report = report or (lambda event: None)
+    torch.set_num_threads(threads)
+    run_dir = spec.run_dir(results_root)
+    try:
+        with RunLock(run_dir):
+            return _execute_locked(spec, run_dir, report, threads, policy, on_eval, passthrough, on_checkpoint)
+    except Locked as exc:
+        report({"key": spec.key, "event": "busy", "reason": str(exc)})
+        return {"key": spec.key, "status": "busy", "error": str(exc)}
+
+
+def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int, policy: CheckpointPolicy,
+                    on_eval: EvalHook | None, passthrough: tuple[type[BaseException], ...],
+                    on_checkpoint: CheckpointHook | None) -> dict[str, Any]:
+    meta = rundir.read_meta(run_dir)
+    same = spec.matches(meta)
+    if same and meta["status"] in FINAL:  # finished by another process meanwhile
+        return {"key": spec.key, "status": meta["status"], "skipped": True}
+    latest = checkpoint.latest(run_dir) if same else None
+    if latest is None:
+        rundir.clear_run_dir(run_dir)  # an unfinished run without a checkpoint starts over
+        meta = _new_meta(spec, threads)
+        rundir.write_config(run_dir, as_plain(spec.config))
+    else:
+        meta["resumes"] = meta.get("resumes", []) + [{"from_step": latest[0], "at": _now(), "threads": threads}]
+    meta.update(status=rundir.STATUS_RUNNING, threads=threads)
+    meta.pop("error", None)
+    rundir.write_json(run_dir / "meta.json", meta)
+    report({"key": spec.key, "event": "start", "steps": latest[0] if latest else 0,
+            "total": spec.budget.total_steps, "resumed": bool(latest)})
+
+    def finish(status: str, **fields: Any) -> None:
+        meta.update(status=status, **fields)
+        meta["timings"]["finished"] = _now()
+        rundir.write_json(run_dir / "meta.json", meta)
+
+    try:
+        summary = _train(spec, run_dir, report, policy, latest[1] if latest else None, on_eval, on_checkpoint)
+    except passthrough as exc:
+        finish(rundir.STATUS_STOPPED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    except KeyboardInterrupt:
+        finish(rundir.STATUS_INTERRUPTED)
+        report({"key": spec.key, "event": "failed", "error": "interrupted"})
+        raise
+    except _Divergence as exc:
+        finish(rundir.STATUS_DIVERGED, divergence={"step": exc.step, "cause": exc.cause})
+        report({"key": spec.key, "event": "failed", "error": str(exc)})
+        return {"key": spec.key, "status": rundir.STATUS_DIVERGED, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - recorded and reported; the study goes on
+        finish(rundir.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        report({"key": spec.key, "event": "failed", "error": meta["error"]})
+        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta["error"]}
+    meta["timings"].update({k: summary[k] for k in ("wall_s", "train_s", "eval_s", "steps_per_s")})
+    meta["result"] = {k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model")}
+    finish(rundir.STATUS_COMPLETE)
+    shutil.rmtree(run_dir / checkpoint.DIRNAME, ignore_errors=True)  # the run is final: its checkpoints are not needed
+    report({"key": spec.key, "event": "done", "steps": summary["env_steps"], "total": spec.budget.total_steps,
+            "last_return": summary["final_return_mean"], "steps_per_s": summary["steps_per_s"]})
+    return {"key": spec.key, "status": rundir.STATUS_COMPLETE, **summary}
+
+
+def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
+    return {
+        "spec": {"study": spec.study, **spec.identity(), "hp_sources": list(spec.hp_sources),
+                 "learning_starts_configured": spec.learning_starts_configured,
+                 "learning_starts_scale": spec.budget.learning_starts_scale},
+        "spec_hash": spec.spec_hash(),
+        "status": rundir.STATUS_RUNNING,
+        "versions": provenance.package_versions(),
+        "git": provenance.git_state(),
+        "host": provenance.host_info(),
+        "threads": threads,
+        "timings": {"started": _now()},
+    }
+
+
+class _Clock:
+    """The run's clocks and marks: time spent (including earlier sessions up to their checkpoint),
+    time in evaluation, the last checkpoint, the last progress report, and the rate window."""
+
+    def __init__(self, offset_s: float, eval_s: float, step: int, last_return: float | None):
+        self.start = time.perf_counter()
+        self.offset_s = offset_s  # train + eval seconds of earlier sessions of this run
+        self.eval_s = eval_s
+        self.last_return = last_return
+        self.last_report = self.start
+        self.last_ckpt_step, self.last_ckpt_time = step, self.start
+        self.samples: deque[tuple[float, int]] = deque([(0.0, step)], maxlen=RATE_WINDOW)
+
+    def elapsed(self) -> float:
+        """Seconds of this run so far, earlier sessions included."""
+        return self.offset_s + time.perf_counter() - self.start
+
+    def checkpoint_due(self, step: int, policy: CheckpointPolicy) -> bool:
+        if policy.steps:
+            return step - self.last_ckpt_step >= policy.steps
+        return time.perf_counter() - self.last_ckpt_time >= policy.seconds
+
+    def checkpointed(self, step: int) -> None:
+        self.last_ckpt_step, self.last_ckpt_time = step, time.perf_counter()
+
+    def report_due(self) -> bool:
+        """True at most once every PROGRESS_EVERY_S."""
+        now = time.perf_counter()
+        if now - self.last_report < PROGRESS_EVERY_S:
+            return False
+        self.last_report = now
+        return True
+
+    def training_rate(self, step: int) -> float | None:
+        """Env steps per second of training (evaluation excluded) over the recent window."""
+        self.samples.append((time.perf_counter() - self.start - self.eval_s, step))
+        (t0, s0), (t1, s1) = self.samples[0], self.samples[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else None
+
+
+def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPolicy,
+           resume_from: Path | None, on_eval: EvalHook | None = None,
+           on_checkpoint: CheckpointHook | None = None) -> dict[str, Any]:
+    saved = checkpoint.load(resume_from) if resume_from else None
+    runner_state = saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
+    set_random_seed(spec.seed)
+    rundir.truncate_monitor(run_dir, runner_state["monitor_rows"])
+    env = make_env(spec.env_id, monitor_dir=run_dir, append=saved is not None)
+    env.action_space.seed(spec.seed)
+    env.reset(seed=spec.seed)
+    agent = get_arm(spec.arm).build(env, spec.config, spec.seed, spec.device)
+    if saved:
+        agent.load_state_dict(saved["agent"])
+    evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed)
+    log = rundir.EvalLog(run_dir, spec.budget.eval_episodes, keep_rows=runner_state["eval_rows"])
+    budget = spec.budget
+    clock = _Clock(runner_state["train_s"] + runner_state["eval_s"], runner_state["eval_s"], agent.num_timesteps,
+                   log.last_return)
+
+    def evaluate(step: int) -> None:
+        t0 = time.perf_counter()
+        returns, lengths = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
+        clock.eval_s += time.perf_counter() - t0
+        clock.last_return = float(returns.mean())
+        log.append(step, agent.num_updates, clock.elapsed(), clock.eval_s, returns, lengths)
+        report({"key": spec.key, "event": "eval", "steps": step, "total": budget.total_steps,
+                "last_return": clock.last_return})
+        check(step)
+        if on_eval is not None:
+            on_eval(step, clock.last_return)
+
+    def check(step: int) -> None:
+        cause = agent.diagnose()
+        if cause is not None:
+            raise _Divergence(step, cause)
+
+    def save_checkpoint(step: int) -> None:
+        total = clock.elapsed()
+        state = {"agent": agent.state_dict(), "runner": {
+            "eval_rows": len(log), "monitor_rows": rundir.monitor_rows(run_dir),
+            "train_s": total - clock.eval_s, "eval_s": clock.eval_s, "step": step}}
+        checkpoint.save(run_dir, step, state)
+        if on_checkpoint is not None:
+            on_checkpoint(run_dir, step)
+        clock.checkpointed(step)
+        report({"key": spec.key, "event": "checkpoint", "steps": step, "total": budget.total_steps})
+
+    def on_step(step: int) -> bool:
+        if step % budget.eval_freq == 0 and step < budget.total_steps:
+            evaluate(step)
+        elif step % DIAGNOSE_EVERY == 0:
+            check(step)
+        if clock.checkpoint_due(step, policy) and step < budget.total_steps and agent.at_episode_boundary:
+            save_checkpoint(step)
+        if clock.report_due():
+            report({"key": spec.key, "event": "progress", "steps": step, "total": budget.total_steps,
+                    "steps_per_s": clock.training_rate(step), "last_return": clock.last_return})
+        return True
+
+    try:
+        if len(log) == 0:
+            evaluate(0)
+        try:
+            agent.learn(budget.total_steps, on_step)
+        except FloatingPointError as exc:  # an agent's own NaN check (custom_td3.TrainingDiverged)
+            raise _Divergence(agent.num_timesteps, str(exc)) from exc
+        evaluate(agent.num_timesteps)
+        model = agent.save(run_dir / "model")
+    finally:
+        env.close()
+        evaluator.close()
+    wall = clock.elapsed()
+    train_s = wall - clock.eval_s
+    return {"env_steps": agent.num_timesteps, "updates": agent.num_updates, "wall_s": wall,
+            "train_s": train_s, "eval_s": clock.eval_s, "steps_per_s": agent.num_timesteps / train_s,
+            "final_return_mean": clock.last_return, "model": model.name}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,104 @@
+"""What one run is: its budget and its frozen, hashable spec (arm, env, seed, hyperparameters).
+
+A run's identity (``RunSpec.identity``) is what determines its results; its hash names the run
+in meta.json, so a repeated command knows a finished run from a changed one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config import env_name
+from harness.config.schema import as_plain
+
+#: Evaluation episode i of every run, of every arm, resets its env with seed EVAL_SEED + i.
+EVAL_SEED = 1_000_000
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Env steps per run and the evaluation schedule; identical for every arm on an env."""
+
+    preset: str
+    total_steps: int
+    full_steps: int
+    eval_freq: int
+    eval_episodes: int
+
+    @property
+    def learning_starts_scale(self) -> float:
+        """Factor applied to every arm's learning_starts so short budgets still train."""
+        return min(1.0, self.total_steps / self.full_steps)
+
+    def eval_steps(self) -> list[int]:
+        """Env steps at which the harness evaluates: 0, E, 2E, ..., and the final step."""
+        steps = list(range(0, self.total_steps, self.eval_freq))
+        return steps + [self.total_steps]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: frozen and hashable. ``config`` is the arm's typed config exactly as used."""
+
+    study: str
+    arm: str
+    env_id: str
+    seed: int
+    budget: Budget
+    config: Any
+    hp_sources: tuple[str, ...]
+    learning_starts_configured: int
+    device: str
+    eval_seed: int = EVAL_SEED
+
+    @property
+    def key(self) -> str:
+        """``<arm>/<env>_<seed>``: the run's directory inside its study."""
+        return f"{self.arm}/{env_name(self.env_id)}_{self.seed}"
+
+    def run_dir(self, results_root: Path) -> Path:
+        return Path(results_root) / self.study / self.key
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the run's results (not the study name, not threads)."""
+        return {
+            "arm": self.arm,
+            "env_id": self.env_id,
+            "seed": self.seed,
+            "budget": dataclasses.asdict(self.budget),
+            "hyperparameters": as_plain(self.config),
+            "device": self.device,
+            "eval_seed": self.eval_seed,
+        }
+
+    def spec_hash(self) -> str:
+        return _hash(self.identity())
+
+    def matches(self, meta: dict[str, Any] | None) -> bool:
+        """Whether ``meta`` (a run directory's meta.json) records this same run.
+
+        A run recorded before a hyperparameter existed ran with that hyperparameter's default
+        (a new option never changes what its default does), so keys missing from the record
+        take the config's defaults: adding an option to an arm keeps its finished runs valid
+        and its unfinished ones resumable.
+        """
+        if meta is None:
+            return False
+        if meta.get("spec_hash") == self.spec_hash():
+            return True
+        recorded = meta.get("spec")
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("hyperparameters"), dict):
+            return False
+        identity = {key: recorded.get(key) for key in self.identity()}
+        identity["hyperparameters"] = {**as_plain(type(self.config)()), **recorded["hyperparameters"]}
+        return _hash(identity) == self.spec_hash()
+
+
+def _hash(identity: dict[str, Any]) -> str:
+    blob = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

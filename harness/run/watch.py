@@ -1,0 +1,91 @@
+"""``enjoy`` and ``record``: watch any arm's saved model act, from its run directory alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from harness.agents import get_arm
+from harness.config.schema import build_config
+from harness.errors import UsageError
+from harness.run import checkpoint, rundir
+from harness.run.envs import make_env
+from harness.run.evaluator import rollout
+from harness.run.spec import EVAL_SEED
+
+
+def load_run(run_dir: Path, render_mode: str | None = None):
+    """(agent, env, meta) for a run directory holding meta.json and its model file.
+
+    A run without a final model yet (still training, interrupted, stopped) acts with the policy
+    of its newest checkpoint, so a long run can be watched while it trains; ``meta["watched"]``
+    says which of the two was loaded.
+    """
+    run_dir = Path(run_dir)
+    meta = rundir.read_meta(run_dir)
+    if meta is None:
+        raise UsageError(f"{run_dir}: no readable meta.json; expected a run directory results/<study>/<arm>/<env>_<seed>")
+    spec = meta["spec"]
+    arm = get_arm(spec["arm"])
+    env = make_env(spec["env_id"], render_mode=render_mode)
+    model = (meta.get("result") or {}).get("model")
+    if model is not None and (run_dir / model).exists():
+        meta["watched"] = f"final model {model}"
+        return arm.load(run_dir / model, env, "cpu"), env, meta
+    newest = checkpoint.latest(run_dir)
+    if newest is None:
+        env.close()
+        raise UsageError(f"{run_dir}: no saved model and no checkpoint (status {meta.get('status')}); "
+                         "complete runs have a model, runs in progress a checkpoint after their first minutes")
+    step, path = newest
+    config = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
+    agent = arm.build(env, config, spec["seed"], "cpu")
+    agent.load_state_dict(checkpoint.load(path)["agent"])
+    meta["watched"] = f"checkpoint at step {step:,} (no final model yet, status {meta.get('status')})"
+    return agent, env, meta
+
+
+def enjoy(run_dir: Path, episodes: int = 5, say: Callable[[str], None] = lambda line: None) -> np.ndarray:
+    """Returns of ``episodes`` deterministic episodes, on the evaluation protocol's episode seeds;
+    ``say`` hears which policy acts (the final model or a checkpoint)."""
+    agent, env, meta = load_run(run_dir)
+    say(f"acting: {meta['watched']}")
+    returns = np.array([rollout(env, lambda obs: agent.predict(obs, deterministic=True), EVAL_SEED + i)[0]
+                        for i in range(episodes)])
+    env.close()
+    return returns
+
+
+def record(run_dir: Path, out_dir: Path | None = None, episodes: int = 1, gif_every: int = 3,
+           gif_width: int = 300, say: Callable[[str], None] = lambda line: None) -> tuple[Path, Path, float]:
+    """An mp4 of ``episodes`` deterministic episodes (gymnasium RecordVideo) and a small GIF of the
+    first (every ``gif_every``-th frame, ``gif_width`` pixels wide); returns (mp4, gif, first return)."""
+    import imageio.v2 as imageio
+    from gymnasium.wrappers import RecordVideo
+    from PIL import Image
+
+    agent, env, meta = load_run(run_dir, render_mode="rgb_array")
+    say(f"acting: {meta['watched']}")
+    name = f"{meta['spec']['arm']}-{meta['spec']['env_id'].rpartition(':')[2]}-{meta['spec']['seed']}"
+    out_dir = Path(out_dir or Path(run_dir) / "videos")
+    env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes,
+                      disable_logger=True)
+    frames: list[np.ndarray] = []
+
+    def gif_frame(env: gym.Env, t: int) -> None:
+        if t % gif_every == 0:
+            frame = Image.fromarray(env.render())
+            frames.append(np.asarray(frame.resize((gif_width, int(frame.height * gif_width / frame.width)))))
+
+    policy = lambda obs: agent.predict(obs, deterministic=True)  # noqa: E731
+    first_return = rollout(env, policy, EVAL_SEED, on_step=gif_frame)[0]
+    for i in range(1, episodes):
+        rollout(env, policy, EVAL_SEED + i)
+    env.close()
+    gif = out_dir / f"{name}.gif"
+    imageio.mimsave(gif, frames, duration=gif_every / 50, loop=0)
+    mp4 = sorted(out_dir.glob(f"{name}-episode-*.mp4"))[0]
+    return mp4, gif, first_return

@@ -1,0 +1,89 @@
+"""A few seconds of real training per (env, arm) to estimate a study's wall-clock before it starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from harness.agents import get_arm
+from harness.run.envs import make_env
+from harness.run.evaluator import Evaluator
+from harness.run.spec import RunSpec
+
+RANDOM_STEPS = 200
+WARMUP_STEPS = 20
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Measured env steps per second in each phase of a run."""
+
+    random: float  # before learning_starts: env steps and buffer writes
+    train: float  # after: env steps with gradient updates
+    predict: float  # evaluation: deterministic actions, no learning
+    episode_steps: int  # the eval env's time limit, an upper bound on evaluation episodes
+    setup_s: float  # building env, evaluator and agent
+
+
+def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
+    """Train ``spec``'s arm for about ``seconds`` after a short random phase, and time each phase."""
+    torch.set_num_threads(threads)
+    config = dataclasses.replace(spec.config, learning_starts=RANDOM_STEPS)
+    t_setup = time.perf_counter()
+    env = make_env(spec.env_id)
+    agent = get_arm(spec.arm).build(env, config, spec.seed, spec.device)
+    setup = time.perf_counter() - t_setup
+    marks: dict[str, tuple[float, int]] = {}
+
+    def on_step(step: int) -> bool:
+        now = time.perf_counter()
+        if step == RANDOM_STEPS:
+            marks["random_end"] = (now, step)
+        elif step == RANDOM_STEPS + WARMUP_STEPS:
+            marks["train_start"] = (now, step)
+        elif "train_start" in marks and now - marks["train_start"][0] >= seconds:
+            marks["train_end"] = (now, step)
+            return False
+        return True
+
+    start = time.perf_counter()
+    agent.learn(10**9, on_step)
+    env.close()
+    evaluator = Evaluator(spec.env_id, 1, spec.eval_seed)
+    t0 = time.perf_counter()
+    _, lengths = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
+    predict = int(lengths.sum()) / max(time.perf_counter() - t0, 1e-9)
+    limit = evaluator.env.spec.max_episode_steps if evaluator.env.spec else None
+    evaluator.close()
+    (t_r, _), (t_s, s_s), (t_e, s_e) = marks["random_end"], marks["train_start"], marks["train_end"]
+    return Rates(RANDOM_STEPS / (t_r - start), (s_e - s_s) / (t_e - t_s), predict, int(limit or lengths.max()),
+                 setup)
+
+
+def run_seconds(spec: RunSpec, rates: Rates) -> float:
+    """Estimated wall-clock of one run: random phase, training phase, and evaluations at most."""
+    b, ls = spec.budget, min(spec.config.learning_starts, spec.budget.total_steps)
+    eval_steps = len(b.eval_steps()) * b.eval_episodes * rates.episode_steps
+    return rates.setup_s + ls / rates.random + (b.total_steps - ls) / rates.train + eval_steps / rates.predict
+
+
+def makespan(durations: Sequence[float], jobs: int) -> float:
+    """Wall-clock of running ``durations`` on ``jobs`` workers, longest first, each to the first free worker."""
+    slots = [0.0] * jobs
+    for d in sorted(durations, reverse=True):
+        heapq.heapreplace(slots, slots[0] + d)
+    return max(slots) if durations else 0.0
+
+
+def calibrate(specs: Sequence[RunSpec], threads: int) -> dict[tuple[str, str], Rates]:
+    """Rates for each distinct (env, arm) among ``specs``, measured once each."""
+    rates: dict[tuple[str, str], Rates] = {}
+    for spec in specs:
+        if (spec.env_id, spec.arm) not in rates:
+            rates[spec.env_id, spec.arm] = measure(spec, threads)
+    return rates

@@ -1,0 +1,114 @@
+"""The plan of a study: what each run will do (run, skip, resume, supersede...), shown with its
+hyperparameter sources and a cost estimate before anything starts, and confirmed when long."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.fmt import fmt_duration
+from harness.run import runner
+from harness.run.spec import RunSpec
+from harness.study import calibrate
+from harness.study.budget import PRESETS
+from harness.study.spec import StudySpec
+
+#: Above this estimated wall-clock, a study asks for confirmation (or --yes) before starting.
+CONFIRM_ABOVE_S = 2 * 3600
+
+
+@dataclass
+class Plan:
+    study: StudySpec
+    runs: list[RunSpec]
+    actions: dict[str, str] = field(default_factory=dict)  # run key -> runner.decide()'s answer
+    estimate_s: dict[str, float] = field(default_factory=dict)  # run key -> seconds
+    rates: dict[tuple[str, str], calibrate.Rates] = field(default_factory=dict)
+
+    @property
+    def to_run(self) -> list[RunSpec]:
+        return [r for r in self.runs if self.actions[r.key] not in ("skip", "busy")]
+
+
+def make_plan(study: StudySpec, results_root: Path, jobs: int, threads: int, estimate: bool = True) -> Plan:
+    runs = study.expand()
+    plan = Plan(study, runs, {r.key: runner.decide(r, results_root) for r in runs})
+    if estimate and plan.to_run:
+        plan.rates = calibrate.calibrate(plan.to_run, threads)
+        plan.estimate_s = {r.key: calibrate.run_seconds(r, plan.rates[r.env_id, r.arm]) for r in plan.to_run}
+    return plan
+
+
+def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> list[str]:
+    """The plan as text lines: runs, budgets, hyperparameter sources, estimate."""
+    s = plan.study
+    counts = Counter(plan.actions.values())
+    extra = [(counts["resume"], "resumed from their last checkpoint"),
+             (counts["restart"], "unfinished without a checkpoint (restarted)"),
+             (counts["supersede"], "with a changed spec (old run moved to superseded/)"),
+             (counts["busy"], "being run by another process (left alone)")]
+    lines = [f"Study '{s.name}' -> {Path(results_root) / s.name}",
+             f"  runs: {len(plan.runs)} = {len(s.envs)} env(s) x {len(s.arms)} arm(s) x {len(s.seeds)} seed(s); "
+             f"{len(plan.to_run)} to run, {counts['skip']} already complete (skipped)"
+             + "".join(f", {n} {text}" for n, text in extra if n)]
+    seen_env = set()
+    for r in plan.runs:
+        if r.env_id in seen_env:
+            continue
+        seen_env.add(r.env_id)
+        b = r.budget
+        preset = PRESETS[b.preset]
+        size = f"{b.total_steps:,} env steps per run" + (
+            " (STEPS)" if s.steps else f" = {preset.fraction:.0%} of the full {b.full_steps:,}")
+        lines.append(f"  {r.env_id}: budget '{b.preset}', {size}; evaluation every {b.eval_freq:,} steps, "
+                     f"{b.eval_episodes} episodes; learning_starts x{b.learning_starts_scale:.3g}")
+        for arm in s.arms:
+            spec = next(x for x in plan.runs if x.env_id == r.env_id and x.arm == arm)
+            lines.append(f"    {arm}: learning_starts {spec.learning_starts_configured:,} -> "
+                         f"{spec.config.learning_starts:,}; hyperparameters from {' + '.join(spec.hp_sources[1:])}")
+            if spec.config.learning_starts >= b.total_steps:
+                lines.append(f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "
+                             f"below the budget ({b.total_steps:,} steps): it will act randomly and never learn")
+    lines.append(f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)")
+    if plan.estimate_s:
+        total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+        cpu = sum(plan.estimate_s.values())
+        rate_text = "; ".join(f"{arm} on {env.rpartition(':')[2]}: {r.train:.0f} steps/s training"
+                              for (env, arm), r in plan.rates.items())
+        lines.append(f"  estimate: about {fmt_duration(total)} wall-clock ({fmt_duration(cpu)} of run time; "
+                     f"calibrated: {rate_text}; evaluation counted at full episode length)")
+    return lines
+
+
+def confirm(plan: Plan, jobs: int, assume_yes: bool) -> None:
+    """Refuse to start a study estimated above CONFIRM_ABOVE_S without --yes or a typed 'y'."""
+    if not plan.estimate_s or assume_yes:
+        return
+    total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+    if total <= CONFIRM_ABOVE_S:
+        return
+    if sys.stdin.isatty():
+        answer = input(f"This study is estimated at {fmt_duration(total)}. Start it? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        raise UsageError("not started")
+    raise UsageError(f"the study is estimated at {fmt_duration(total)} (over {fmt_duration(CONFIRM_ABOVE_S)}); "
+                     "re-run with --yes (make ... YES=1) to start it, or choose a smaller BUDGET/STEPS")
+
+
+def check_writable(results_root: Path, study: str) -> None:
+    """UsageError unless files can be created under ``<results_root>/<study>``."""
+    folder = Path(results_root) / study
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"results directory {folder} is not writable ({exc.strerror or exc}); "
+                         "choose another with --results") from None

@@ -1,0 +1,236 @@
+"""``tune``: an Optuna study whose objective is a harness run, scored by the harness's evaluation.
+
+A trial samples the arm's search space, applies it over the arm's resolved hyperparameters
+for the env, and runs ``seeds_per_trial`` runs (``results/tuning/<study>/trial_<n>/...``);
+intermediate evaluations of its first seed feed the pruner, after learning has started. The
+objective is the mean final evaluation return over the trial's seeds. Storage is a journal
+file under ``results/tuning/<study>/`` by default, or any RDB URL (PostgreSQL with heartbeats
+and retry of trials whose worker died) shared by workers on several machines. Workers are
+local processes (``run_workers``) or any other ``Launcher``, e.g. Ray tasks (harness.tuning.ray).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
+from harness.agents import get_arm
+from harness.config import HYPERPARAMS_DIR, env_name, search, yamlio
+from harness.config.schema import as_plain, build_config
+from harness.errors import UsageError
+from harness.run import rundir, runner
+from harness.run.provenance import git_state, package_versions
+from harness.run.spec import RunSpec
+from harness.study.spec import StudySpec
+
+TUNED_DIR = HYPERPARAMS_DIR / "tuned"
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "halving", "none")
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    study: str
+    arm: str
+    env_id: str
+    trials: int
+    budget: str = "quick"
+    steps: int | None = None
+    eval_freq: int | None = None
+    eval_episodes: int | None = None
+    seeds_per_trial: int = 1
+    storage: str | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 0
+    hp_files: tuple[Path, ...] = ()
+    hp_overrides: tuple[tuple[str, Any], ...] = ()
+    device: str = "cpu"
+    space: Path | None = None  # default: hyperparams/search/<arm>.yml
+    tuned_dir: Path = TUNED_DIR
+    heartbeat: int = 10  # seconds between a worker's heartbeats (RDB storage); stale after 3 missed
+
+    def base_run(self) -> RunSpec:
+        """The run a trial starts from: the arm's resolved hyperparameters on the env, at the budget."""
+        return StudySpec(self.study, (self.env_id,), (self.arm,), (0,), self.budget, self.steps, self.eval_freq,
+                         self.eval_episodes, self.device, self.hp_files, dict(self.hp_overrides)).expand()[0]
+
+
+class TrialFailed(RuntimeError):
+    """A trial's run diverged or failed: the trial is marked FAIL with this reason."""
+
+
+def study_dir(spec: TuneSpec, results_root: Path) -> Path:
+    return Path(results_root) / "tuning" / spec.study
+
+
+def trial_study(spec: TuneSpec, number: int) -> str:
+    """The study name of trial ``number``'s runs: they go to ``<results>/tuning/<study>/trial_<n>/``."""
+    return f"tuning/{spec.study}/trial_{number:04d}"
+
+
+def storage_for(spec: TuneSpec, results_root: Path) -> optuna.storages.BaseStorage:
+    if spec.storage is None:
+        folder = study_dir(spec, results_root)
+        folder.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(folder / "journal.log")))
+    if spec.storage.split(":")[0].split("+")[0] not in ("postgresql", "sqlite", "mysql"):
+        raise UsageError(f"--storage {spec.storage!r}: expected postgresql://..., mysql://... or sqlite:///...")
+    # Heartbeats let a live study see a dead worker's trial; the callback retries it as a new trial.
+    return RDBStorage(spec.storage, heartbeat_interval=spec.heartbeat, grace_period=3 * spec.heartbeat,
+                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(name: str, warmup_steps: int) -> optuna.pruners.BasePruner:
+    """``warmup_steps`` is the budget's learning_starts: nothing is pruned before learning starts."""
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup_steps)
+    if name == "halving":
+        return _WarmedUp(optuna.pruners.SuccessiveHalvingPruner(), warmup_steps)
+    return optuna.pruners.NopPruner()
+
+
+class _WarmedUp(optuna.pruners.BasePruner):
+    """Another pruner, silenced until the trial's last reported step reaches ``warmup_steps``."""
+
+    def __init__(self, inner: optuna.pruners.BasePruner, warmup_steps: int):
+        self.inner, self.warmup_steps = inner, warmup_steps
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        return step is not None and step >= self.warmup_steps and self.inner.prune(study, trial)
+
+
+def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
+    arm = get_arm(spec.arm)
+    space = search.load_space(arm, spec.space)
+    base = spec.base_run()
+
+    def run_trial(trial: optuna.Trial) -> float:
+        values = search.sample(trial, space)
+        try:
+            config = build_config(arm.config_cls, values, f"trial {trial.number}", base=base.config)
+        except UsageError as exc:
+            raise TrialFailed(str(exc)) from None
+        seeds = [spec.seed * 100_000 + trial.number * spec.seeds_per_trial + k for k in range(spec.seeds_per_trial)]
+        trial.set_user_attr("seeds", seeds)
+        finals = []
+        for k, seed in enumerate(seeds):
+            run = dataclasses.replace(base, study=trial_study(spec, trial.number), seed=seed, config=config)
+
+            def report(step: int, value: float, first: bool = k == 0) -> None:
+                if first:
+                    trial.report(value, step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at step {step} with return {value:.1f}")
+
+            summary = runner.execute(run, results_root, threads, on_eval=report, passthrough=(optuna.TrialPruned,))
+            if summary["status"] != rundir.STATUS_COMPLETE:
+                trial.set_user_attr("fail_reason", summary.get("error", summary["status"]))
+                raise TrialFailed(f"seed {seed}: {summary.get('error', summary['status'])}")
+            finals.append(summary["final_return_mean"])
+        return statistics.fmean(finals)
+
+    return run_trial
+
+
+def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.Study:
+    base = spec.base_run()
+    return optuna.create_study(
+        study_name=spec.study, storage=storage_for(spec, results_root), direction="maximize",
+        sampler=make_sampler(spec.sampler, spec.seed + worker), load_if_exists=True,
+        pruner=make_pruner(spec.pruner, base.config.learning_starts))
+
+
+#: Called by Optuna after each trial of a worker, with the study and the finished trial.
+TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+#: Runs ``jobs`` workers on a study: (spec, results root, jobs, torch threads per worker).
+Launcher = Callable[[TuneSpec, Path, int, int], None]
+
+
+def work(spec: TuneSpec, results_root: Path, threads: int, worker: int,
+         callbacks: Sequence[TrialCallback] = ()) -> None:
+    """One worker: run trials until the study has ``spec.trials`` complete or pruned ones.
+
+    Failed trials (a diverged run, or a dead worker's trial failed by the heartbeat) do not
+    count, so they are replaced; each worker still runs at most ``spec.trials`` trials.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(spec, results_root, worker)
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    remaining = spec.trials - len(study.get_trials(deepcopy=False, states=done))
+    if remaining > 0:
+        study.optimize(objective(spec, results_root, threads), n_trials=remaining, catch=(TrialFailed,),
+                       callbacks=[MaxTrialsCallback(spec.trials, states=done), *callbacks])
+
+
+def run(spec: TuneSpec, results_root: Path, jobs: int, threads: int, launch: Launcher | None = None) -> optuna.Study:
+    """Run ``jobs`` workers on one study (``launch``; default: local processes), then write outputs."""
+    (launch or run_workers)(spec, results_root, jobs, threads)
+    study = open_study(spec, results_root)
+    write_outputs(spec, study, results_root)
+    return study
+
+
+def run_workers(spec: TuneSpec, results_root: Path, jobs: int, threads: int) -> None:
+    """``jobs`` worker processes on this machine (this process when ``jobs`` is 1)."""
+    if jobs == 1:
+        work(spec, results_root, threads, 0)
+        return
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=work, args=(spec, results_root, threads, w)) for w in range(jobs)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+
+
+def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Path | None:
+    """Best parameters with provenance to hyperparams/tuned/<arm>/<env>.yml; plots and summary.md."""
+    from harness.tuning.outputs import plots_and_summary
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    folder = study_dir(spec, results_root)
+    plots_and_summary(study, folder, spec)
+    if not complete:
+        return None
+    best = study.best_trial
+    space = search.load_space(get_arm(spec.arm), spec.space)
+    config = build_config(get_arm(spec.arm).config_cls, search.decode(best.params, space),
+                          f"best trial {best.number}", base=spec.base_run().config)
+    out = Path(spec.tuned_dir) / spec.arm / f"{env_name(spec.env_id)}.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    provenance = {
+        "study": spec.study, "storage": spec.storage or str(folder / "journal.log"), "trial": best.number,
+        "value": best.value, "seeds": best.user_attrs.get("seeds"),
+        "budget": {"preset": spec.budget, "steps": spec.steps or spec.base_run().budget.total_steps},
+        "trials": {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
+                   for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)},
+        "sampler": spec.sampler, "pruner": spec.pruner, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(), "git": git_state(),
+    }
+    tuned = {k: v for k, v in as_plain(config).items() if k in best.params}
+    rundir.atomic_write(out, "# Written by `python -m harness tune`; used by `compare --hp-set tuned`.\n"
+                         + yamlio.dump({"hyperparameters": tuned, "provenance": provenance}))
+    return out
