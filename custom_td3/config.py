@@ -8,6 +8,7 @@ build configurations from files can report the same ranges.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -45,67 +46,120 @@ def _episode_length_schedule(v: Any) -> bool:
         return False
     thresholds, caps = [e[0] for e in v], [e[1] for e in v]
     bounded = thresholds[:-1]
-    return (thresholds[-1] is None and all(map(_count, bounded)) and all(map(_count, caps))
-            and all(a < b for a, b in zip(bounded, bounded[1:])))
+    return (
+        thresholds[-1] is None
+        and all(map(_count, bounded))
+        and all(map(_count, caps))
+        and all(a < b for a, b in itertools.pairwise(bounded))
+    )
 
 
 @dataclass(frozen=True)
 class TD3Config:
     """Every knob of the agent. Defaults are SB3 TD3's, except exploration noise (the paper's N(0, 0.1))."""
 
-    learning_rate: float = param(1e-3, "Adam step size for actor and critics (initial value if linear)",
-                                 "(0, inf)", _positive)
-    lr_schedule: str = param("constant", "'linear' decays learning_rate to 0 over the run",
-                             "one of 'constant', 'linear'", lambda v: v in ("constant", "linear"))
+    learning_rate: float = param(
+        1e-3, "Adam step size for actor and critics (initial value if linear)", "(0, inf)", _positive
+    )
+    lr_schedule: str = param(
+        "constant",
+        "'linear' decays learning_rate to 0 over the run",
+        "one of 'constant', 'linear'",
+        lambda v: v in ("constant", "linear"),
+    )
     buffer_size: int = param(1_000_000, "Replay capacity in transitions", "[1, inf)", lambda v: v >= 1)
-    learning_starts: int = param(100, "Env steps of uniform random actions before learning", "[0, inf)",
-                                 lambda v: v >= 0)
+    learning_starts: int = param(
+        100, "Env steps of uniform random actions before learning", "[0, inf)", lambda v: v >= 0
+    )
     batch_size: int = param(256, "Minibatch size per gradient step", "[1, inf)", lambda v: v >= 1)
     tau: float = param(0.005, "Polyak coefficient for target networks", "(0, 1]", lambda v: 0 < v <= 1)
     gamma: float = param(0.99, "Discount factor", "[0, 1]", lambda v: 0 <= v <= 1)
     train_freq: int = param(1, "Train every train_freq steps or episodes", "[1, inf)", lambda v: v >= 1)
-    train_freq_unit: str = param("step", "Unit of train_freq", "one of 'step', 'episode'",
-                                 lambda v: v in ("step", "episode"))
-    gradient_steps: int = param(1, "Gradient steps per training round; -1: as many as env steps collected",
-                                "[1, inf) or -1", lambda v: v >= 1 or v == -1)
+    train_freq_unit: str = param(
+        "step", "Unit of train_freq", "one of 'step', 'episode'", lambda v: v in ("step", "episode")
+    )
+    gradient_steps: int = param(
+        1,
+        "Gradient steps per training round; -1: as many as env steps collected",
+        "[1, inf) or -1",
+        lambda v: v >= 1 or v == -1,
+    )
     policy_delay: int = param(2, "Critic updates per actor and target update", "[1, inf)", lambda v: v >= 1)
-    target_policy_noise: float = param(0.2, "Std of the smoothing noise on target actions", "[0, inf)",
-                                       lambda v: v >= 0)
+    target_policy_noise: float = param(
+        0.2, "Std of the smoothing noise on target actions", "[0, inf)", lambda v: v >= 0
+    )
     target_noise_clip: float = param(0.5, "Clip of the target smoothing noise", "[0, inf)", lambda v: v >= 0)
     n_steps: int = param(1, "n-step returns for the critic target (1: one-step TD)", "[1, inf)", lambda v: v >= 1)
-    net_arch: tuple[int, ...] = param((400, 300), "Hidden layer sizes of actor and critics",
-                                      "[1, inf)", lambda v: len(v) > 0 and all(h >= 1 for h in v))
-    activation_fn: str = param("relu", "Hidden activation", "one of " + ", ".join(map(repr, ACTIVATION_CLASSES)),
-                               lambda v: v in ACTIVATION_CLASSES)
-    noise_type: str | None = param("normal", "Exploration noise on the actor's action",
-                                   "one of null, 'normal'", lambda v: v in (None, "normal"))
-    noise_std: float = param(0.1, "Std of the Gaussian exploration noise (normalized actions); "
-                             "with a noise_schedule, its value at step 0", "[0, inf)", lambda v: v >= 0)
-    noise_schedule: str = param("constant", "Decay of the exploration std from noise_std to noise_std_final "
-                                "over noise_decay_steps env steps: 'linear' (straight line), 'exponential' "
-                                "(same factor each step)", "one of " + ", ".join(map(repr, SCHEDULES)),
-                                lambda v: v in SCHEDULES)
-    noise_std_final: float = param(0.01, "Exploration std reached at noise_decay_steps and kept after",
-                                   "[0, inf)", lambda v: v >= 0 and math.isfinite(v))
-    noise_decay_steps: int = param(100_000, "Env steps (warm-up included) over which noise_schedule decays",
-                                   "[1, inf)", lambda v: v >= 1)
-    noisy_nets: bool = param(False, "NoisyNets (Fortunato et al. 2017): factorized Gaussian noise on the actor's "
-                             "weights explores instead of action noise (needs noise_type null)",
-                             "one of true, false", lambda v: isinstance(v, bool))
-    noisy_sigma0: float = param(0.5, "NoisyNets: sigma_0; each noise scale starts at sigma_0 / sqrt(fan_in)",
-                                "[0, inf)", lambda v: v >= 0 and math.isfinite(v))
-    episode_length_schedule: EpisodeLengthSchedule | None = param(
-        None, "Curriculum for training episodes: each [until_episode, max_steps] caps the episodes before "
+    net_arch: tuple[int, ...] = param(
+        (400, 300),
+        "Hidden layer sizes of actor and critics",
+        "[1, inf)",
+        lambda v: len(v) > 0 and all(h >= 1 for h in v),
+    )
+    activation_fn: str = param(
+        "relu",
+        "Hidden activation",
+        "one of " + ", ".join(map(repr, ACTIVATION_CLASSES)),
+        lambda v: v in ACTIVATION_CLASSES,
+    )
+    noise_type: str | None = param(
+        "normal", "Exploration noise on the actor's action", "one of null, 'normal'", lambda v: v in (None, "normal")
+    )
+    noise_std: float = param(
+        0.1,
+        "Std of the Gaussian exploration noise (normalized actions); with a noise_schedule, its value at step 0",
+        "[0, inf)",
+        lambda v: v >= 0,
+    )
+    noise_schedule: str = param(
+        "constant",
+        "Decay of the exploration std from noise_std to noise_std_final "
+        "over noise_decay_steps env steps: 'linear' (straight line), 'exponential' "
+        "(same factor each step)",
+        "one of " + ", ".join(map(repr, SCHEDULES)),
+        lambda v: v in SCHEDULES,
+    )
+    noise_std_final: float = param(
+        0.01,
+        "Exploration std reached at noise_decay_steps and kept after",
+        "[0, inf)",
+        lambda v: v >= 0 and math.isfinite(v),
+    )
+    noise_decay_steps: int = param(
+        100_000, "Env steps (warm-up included) over which noise_schedule decays", "[1, inf)", lambda v: v >= 1
+    )
+    noisy_nets: bool = param(
+        False,
+        "NoisyNets (Fortunato et al. 2017): factorized Gaussian noise on the actor's "
+        "weights explores instead of action noise (needs noise_type null)",
+        "one of true, false",
+        lambda v: isinstance(v, bool),
+    )
+    noisy_sigma0: float = param(
+        0.5,
+        "NoisyNets: sigma_0; each noise scale starts at sigma_0 / sqrt(fan_in)",
+        "[0, inf)",
+        lambda v: v >= 0 and math.isfinite(v),
+    )
+    episode_length_schedule: EpisodeLengthSchedule | None = param(  # noqa: RUF009 - param() is a field specifier
+        None,
+        "Curriculum for training episodes: each [until_episode, max_steps] caps the episodes before "
         "until_episode (the last, [null, max_steps], all later ones); a capped episode is truncated, not terminal",
         "one of null, [[until_episode, max_steps], ..., [null, max_steps]] with increasing until_episode >= 1 "
-        "and max_steps >= 1", _episode_length_schedule)
-    prioritized: bool = param(False, "Prioritized experience replay (proportional, Schaul et al. 2015)",
-                              "one of true, false", lambda v: isinstance(v, bool))
+        "and max_steps >= 1",
+        _episode_length_schedule,
+    )
+    prioritized: bool = param(
+        False,
+        "Prioritized experience replay (proportional, Schaul et al. 2015)",
+        "one of true, false",
+        lambda v: isinstance(v, bool),
+    )
     per_alpha: float = param(0.6, "PER: priority exponent (0: uniform)", "[0, 1]", lambda v: 0 <= v <= 1)
-    per_beta0: float = param(0.4, "PER: initial importance-sampling exponent, annealed to 1 over the run",
-                             "[0, 1]", lambda v: 0 <= v <= 1)
-    per_eps: float = param(1e-6, "PER: added to |TD error| so no transition has zero priority", "(0, inf)",
-                           _positive)
+    per_beta0: float = param(
+        0.4, "PER: initial importance-sampling exponent, annealed to 1 over the run", "[0, 1]", lambda v: 0 <= v <= 1
+    )
+    per_eps: float = param(1e-6, "PER: added to |TD error| so no transition has zero priority", "(0, inf)", _positive)
 
     def __post_init__(self) -> None:
         if isinstance(self.net_arch, list):
@@ -114,23 +168,30 @@ class TD3Config:
         for f in fields(self):
             value = getattr(self, f.name)
             if not f.metadata["check"](value):
-                raise ValueError(f"hyperparameter '{f.name}' = {value!r} is out of range; "
-                                 f"accepted: {f.metadata['accepted']}")
+                raise ValueError(
+                    f"hyperparameter '{f.name}' = {value!r} is out of range; accepted: {f.metadata['accepted']}"
+                )
         self._check_exploration()
 
     def _check_exploration(self) -> None:
         """Exploration settings that contradict each other: one would be silently ignored, or a decay would not decay."""
         if self.noisy_nets and self.noise_type is not None:
-            raise ValueError(f"hyperparameter 'noisy_nets' = True needs 'noise_type' = null (the actor's weight "
-                             f"noise replaces action noise); got noise_type = {self.noise_type!r}")
+            raise ValueError(
+                f"hyperparameter 'noisy_nets' = True needs 'noise_type' = null (the actor's weight "
+                f"noise replaces action noise); got noise_type = {self.noise_type!r}"
+            )
         if self.noise_schedule == "constant":
             return
         if self.noise_type is None:
-            raise ValueError(f"hyperparameter 'noise_schedule' = {self.noise_schedule!r} decays action noise; "
-                             f"accepted with noise_type 'normal', got noise_type = null")
+            raise ValueError(
+                f"hyperparameter 'noise_schedule' = {self.noise_schedule!r} decays action noise; "
+                f"accepted with noise_type 'normal', got noise_type = null"
+            )
         # Both decays run from noise_std down to the floor; the exponential one cannot reach 0.
         exponential = self.noise_schedule == "exponential"
         if self.noise_std_final > self.noise_std or (exponential and self.noise_std_final == 0):
             accepted = f"{'(' if exponential else '['}0, noise_std = {self.noise_std!r}]"
-            raise ValueError(f"hyperparameter 'noise_std_final' = {self.noise_std_final!r} is out of range; "
-                             f"accepted with noise_schedule {self.noise_schedule!r}: {accepted}")
+            raise ValueError(
+                f"hyperparameter 'noise_std_final' = {self.noise_std_final!r} is out of range; "
+                f"accepted with noise_schedule {self.noise_schedule!r}: {accepted}"
+            )

@@ -15,19 +15,28 @@ from torch import nn
 #: (in_features, out_features) -> a linear layer: nn.Linear, or a NoisyLinear with its sigma_0 bound.
 LinearFactory = Callable[[int, int], nn.Module]
 
-ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
-                      "gelu": nn.GELU, "silu": nn.SiLU}
+ACTIVATION_CLASSES = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
 #: Activations applied in place: a Linear's output is not needed by its own backward, so
 #: overwriting it saves an allocation and a pass over memory per layer.
 IN_PLACE = {"relu", "elu", "leaky_relu", "silu"}
 
 
-def mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...], activation: str,
-        linear: LinearFactory = nn.Linear) -> nn.Sequential:
+def mlp(
+    in_dim: int, out_dim: int, hidden: tuple[int, ...], activation: str, linear: LinearFactory = nn.Linear
+) -> nn.Sequential:
     """``Linear(in, h0), act, Linear(h0, h1), act, ..., Linear(h_last, out)``, each Linear made by ``linear``."""
     layers: list[nn.Module] = []
     for width in hidden:
-        act = ACTIVATION_CLASSES[activation](inplace=True) if activation in IN_PLACE else ACTIVATION_CLASSES[activation]()
+        act = (
+            ACTIVATION_CLASSES[activation](inplace=True) if activation in IN_PLACE else ACTIVATION_CLASSES[activation]()
+        )
         layers += [linear(in_dim, width), act]
         in_dim = width
     layers.append(linear(in_dim, out_dim))
@@ -40,8 +49,9 @@ class Actor(nn.Module):
     With NoisyLinear layers it is deterministic outside a ``noisy.perturbed`` block (the mean weights).
     """
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], activation: str,
-                 linear: LinearFactory = nn.Linear):
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], activation: str, linear: LinearFactory = nn.Linear
+    ):
         super().__init__()
         self.mu = nn.Sequential(*mlp(obs_dim, act_dim, hidden, activation, linear), nn.Tanh())
 

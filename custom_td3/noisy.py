@@ -52,8 +52,10 @@ class NoisyLinear(nn.Module):
     def sample_noise(self, generator: torch.Generator) -> None:
         """Draw f(eps_in) of shape (p,) then f(eps_out) of shape (q,) from ``generator``."""
         device = self.weight_mu.device
-        self.noise = (factorized_noise(self.in_features, generator, device),
-                      factorized_noise(self.out_features, generator, device))
+        self.noise = (
+            factorized_noise(self.in_features, generator, device),
+            factorized_noise(self.out_features, generator, device),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, p) -> (B, q), one noise draw shared by the whole batch."""

@@ -91,9 +91,7 @@ class NStepAccumulator:
             if state[key] != getattr(self, key):
                 raise ValueError(f"state has {key} = {state[key]}, this accumulator has {getattr(self, key)}")
         if len(state["window"]) >= self.n_steps:
-            raise ValueError(
-                f"state holds {len(state['window'])} pending steps; at most {self.n_steps - 1} fit"
-            )
+            raise ValueError(f"state holds {len(state['window'])} pending steps; at most {self.n_steps - 1} fit")
         self._window = deque(
             (np.array(obs, copy=True), np.array(action, copy=True), float(reward))
             for obs, action, reward in state["window"]

@@ -38,9 +38,7 @@ class ReplayBuffer:
     buffer draws exactly the batches the original would have drawn.
     """
 
-    _FIELDS: tuple[str, ...] = (
-        "observations", "actions", "rewards", "next_observations", "dones", "discounts"
-    )
+    _FIELDS: tuple[str, ...] = ("observations", "actions", "rewards", "next_observations", "dones", "discounts")
 
     def __init__(
         self,

@@ -17,8 +17,13 @@ except ImportError:  # numpy 1.x
 
 #: Everything besides tensors and plain Python data that a saved model or checkpoint may contain:
 #: arrays, numpy scalars, and the dtypes of both.
-SAFE_GLOBALS: list[Any] = [np.ndarray, np.dtype, _reconstruct, scalar,
-                           *(type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG")]
+SAFE_GLOBALS: list[Any] = [
+    np.ndarray,
+    np.dtype,
+    _reconstruct,
+    scalar,
+    *(type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG"),
+]
 
 
 def safe_load(file: str | Path | IO[bytes], map_location: str | torch.device | None = None) -> Any:

@@ -37,9 +37,7 @@ class SumTree:
             raise TypeError(f"leaf indices must be integers, got dtype {indices.dtype}")
         indices = indices.astype(np.int64, copy=False).reshape(-1)
         if indices.size and (indices.min() < 0 or indices.max() >= self.capacity):
-            raise IndexError(
-                f"leaf index out of range [0, {self.capacity}): min {indices.min()}, max {indices.max()}"
-            )
+            raise IndexError(f"leaf index out of range [0, {self.capacity}): min {indices.min()}, max {indices.max()}")
         return indices
 
     def get(self, indices: np.ndarray) -> np.ndarray:

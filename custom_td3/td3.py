@@ -47,6 +47,7 @@ from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from custom_td3.schedules import SCHEDULES, episode_step_cap
 from custom_td3.serialization import safe_load
 
+
 class TrainingDiverged(FloatingPointError):
     """A loss became NaN or infinite; the update was not applied."""
 
@@ -54,8 +55,9 @@ class TrainingDiverged(FloatingPointError):
 class TD3:
     """The agent. ``env`` has a Box action space; actions are learned in [-1, 1] and rescaled."""
 
-    def __init__(self, env: gym.Env, config: TD3Config | None = None, seed: int = 0,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self, env: gym.Env, config: TD3Config | None = None, seed: int = 0, device: str | torch.device = "cpu"
+    ):
         self.env, self.config, self.device = env, config or TD3Config(), torch.device(device)
         c = self.config
         obs_dim = int(np.prod(env.observation_space.shape))
@@ -190,8 +192,11 @@ class TD3:
                 self.num_episodes += 1
                 self.episode_steps = 0
 
-            due = (self.num_timesteps % c.train_freq == 0 if c.train_freq_unit == "step"
-                   else episode_over and self.num_episodes % c.train_freq == 0)
+            due = (
+                self.num_timesteps % c.train_freq == 0
+                if c.train_freq_unit == "step"
+                else episode_over and self.num_episodes % c.train_freq == 0
+            )
             # n-step windows reach the buffer n-1 steps late: never train on an empty buffer.
             if due and self.num_timesteps > c.learning_starts and len(self.buffer) > 0:
                 self._train_round(self.steps_since_train if c.gradient_steps == -1 else c.gradient_steps)
@@ -238,8 +243,15 @@ class TD3:
     def save(self, path: str | Path) -> Path:
         """Write what acting needs (config, actor, action bounds) to ``path`` with suffix .pt."""
         path = Path(path).with_suffix(".pt")
-        torch.save({"config": dataclasses.asdict(self.config), "actor": self.actor.state_dict(),
-                    "action_low": self.action_low, "action_high": self.action_high}, path)
+        torch.save(
+            {
+                "config": dataclasses.asdict(self.config),
+                "actor": self.actor.state_dict(),
+                "action_low": self.action_low,
+                "action_high": self.action_high,
+            },
+            path,
+        )
         return path
 
     @classmethod
@@ -260,16 +272,24 @@ class TD3:
         env_rng = getattr(self.env.unwrapped, "np_random", None)
         return {
             "config": dataclasses.asdict(self.config),
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-            "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
-            "buffer": self.buffer.state_dict(), "nstep": self.nstep.state_dict(),
-            "rng": self.rng.bit_generator.state, "noise_gen": self.noise_gen.get_state(),
+            "buffer": self.buffer.state_dict(),
+            "nstep": self.nstep.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "noise_gen": self.noise_gen.get_state(),
             "env_rng": env_rng.bit_generator.state if env_rng is not None else None,
-            "counters": {"num_timesteps": self.num_timesteps, "num_updates": self.num_updates,
-                         "num_episodes": self.num_episodes, "episode_steps": self.episode_steps,
-                         "steps_since_train": self.steps_since_train},
+            "counters": {
+                "num_timesteps": self.num_timesteps,
+                "num_updates": self.num_updates,
+                "num_episodes": self.num_episodes,
+                "episode_steps": self.episode_steps,
+                "steps_since_train": self.steps_since_train,
+            },
             "mid_episode": self._obs is not None,
         }
 
@@ -307,4 +327,3 @@ def _polyak(net: torch.nn.Module, target: torch.nn.Module, tau: float) -> None:
     with torch.no_grad():
         for param, target_param in zip(net.parameters(), target.parameters(), strict=True):
             target_param.mul_(1.0 - tau).add_(param, alpha=tau)
-

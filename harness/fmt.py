@@ -7,7 +7,7 @@ def fmt_duration(seconds: float | None) -> str:
     """``'45s'``, ``'3m05s'``, ``'2h07m'``, ``'1d03h'``; ``'?'`` for None, NaN or infinity."""
     if seconds is None or seconds != seconds or seconds == float("inf"):
         return "?"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     d, rem = divmod(seconds, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)

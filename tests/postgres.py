@@ -49,8 +49,17 @@ def cluster() -> Iterator[str]:
     port = _free_port()
     run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, text=True)  # noqa: E731
     run(bins / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    run(bins / "pg_ctl", "-D", data, "-w", "-l", workdir / "server.log", "-o",
-        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1", "start")
+    run(
+        bins / "pg_ctl",
+        "-D",
+        data,
+        "-w",
+        "-l",
+        workdir / "server.log",
+        "-o",
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1",
+        "start",
+    )
     try:
         run(bins / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "optuna")
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/optuna"

@@ -14,14 +14,20 @@ BASE = ["compare", "--dry-run", "--no-estimate", "--no-report"]
         (["--env", "Pendulum-v2"], ["unknown env 'Pendulum-v2'", "Did you mean: Pendulum-v1"]),
         (["--env", "CartPole-v1"], ["env 'CartPole-v1' has action space Discrete(2)", "Box action space"]),
         (["--env", "no_such_module_xyz:Foo-v0"], ["cannot import module 'no_such_module_xyz'"]),
-        (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-tdd3"], ["unknown algorithm 'sb3-tdd3'", "Known: td3, sb3-td3, sb3-ddpg"]),
+        (
+            ["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-tdd3"],
+            ["unknown algorithm 'sb3-tdd3'", "Known: td3, sb3-td3, sb3-ddpg"],
+        ),
         (["--env", "Pendulum-v1", "--algos", "sb3-td3,sb3-td3"], ["--algos: sb3-td3 given more than once"]),
         (["--env", "Pendulum-v1", "--seeds", "0"], ["--seeds", "expected a positive integer, got 0"]),
         (["--env", "Pendulum-v1", "--steps", "-100"], ["--steps", "expected a positive integer, got -100"]),
         (["--env", "Pendulum-v1", "--jobs", "0"], ["--jobs", "expected a positive integer, got 0"]),
         (["--env", "Pendulum-v1", "--seeds", "three"], ["--seeds", "expected a positive integer, got 'three'"]),
         (["--env", "Pendulum-v1", "--budget", "huge"], ["--budget", "invalid choice: 'huge'"]),
-        (["--env", "Pendulum-v1", "--hp", "gamma=1.5"], ["--hp: hyperparameter 'gamma' = 1.5 is out of range", "[0, 1]"]),
+        (
+            ["--env", "Pendulum-v1", "--hp", "gamma=1.5"],
+            ["--hp: hyperparameter 'gamma' = 1.5 is out of range", "[0, 1]"],
+        ),
         (["--env", "Pendulum-v1", "--hp", "gamma"], ["expected KEY=VALUE"]),
     ],
 )
@@ -37,12 +43,17 @@ def test_bad_command_line(run_cli, args, fragments):
     "text, fragments",
     [
         ("sb3-td3:\n  Pendulum-v1:\n    gamma: [0.9\n", ["not valid YAML"]),
-        ("sb3-td3:\n  Pendulum-v1:\n    learning_rat: 0.001\n",
-         ["[sb3-td3][Pendulum-v1]", "unknown hyperparameter 'learning_rat'", "Did you mean: learning_rate"]),
+        (
+            "sb3-td3:\n  Pendulum-v1:\n    learning_rat: 0.001\n",
+            ["[sb3-td3][Pendulum-v1]", "unknown hyperparameter 'learning_rat'", "Did you mean: learning_rate"],
+        ),
         ("sb3-td3:\n  Pendulum-v1:\n    batch_size: 0\n", ["[sb3-td3][Pendulum-v1]", "'batch_size' = 0", "[1, inf)"]),
         ("td3:\n  all:\n    buffer_size: -100\n", ["[td3][all]", "'buffer_size' = -100 is out of range", "[1, inf)"]),
         ("td3:\n  all:\n    gamma: 1.5\n", ["[td3][all]", "'gamma' = 1.5 is out of range", "a float in [0, 1]"]),
-        ("sb3-td3:\n  all:\n    net_arch: big\n", ["[sb3-td3][all]", "'net_arch' is 'big' (str)", "a list of integers"]),
+        (
+            "sb3-td3:\n  all:\n    net_arch: big\n",
+            ["[sb3-td3][all]", "'net_arch' is 'big' (str)", "a list of integers"],
+        ),
         ("sb3-ddpg:\n  all:\n    policy_delay: 2\n", ["unknown hyperparameter 'policy_delay' for SB3DDPGConfig"]),
         ("sb3-td3:\n  Pendulum-v1: 5\n", ["expected a mapping of hyperparameters"]),
     ],
@@ -50,7 +61,7 @@ def test_bad_command_line(run_cli, args, fragments):
 def test_bad_hyperparameter_file(run_cli, tmp_path, text, fragments):
     path = tmp_path / "hp.yml"
     path.write_text(text)
-    code, out, err = run_cli(*BASE, "--env", "Pendulum-v1", "--hp-file", path)
+    code, _out, err = run_cli(*BASE, "--env", "Pendulum-v1", "--hp-file", path)
     assert code == 2
     assert str(path) in err
     for fragment in fragments:
@@ -63,8 +74,9 @@ def test_missing_hyperparameter_file(run_cli, tmp_path):
 
 
 def test_exit_code_from_a_real_process():
-    proc = subprocess.run([sys.executable, "-m", "harness", "compare", "--env", "Pendulm-v1"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "compare", "--env", "Pendulm-v1"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert "unknown env 'Pendulm-v1'" in proc.stderr and "Traceback" not in proc.stderr
 

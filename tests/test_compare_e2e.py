@@ -17,14 +17,33 @@ ARMS = ("td3", "sb3-td3", "sb3-ddpg")  # the default arms
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """Run the study once for every test in this module; returns (results root, stdout of the run)."""
-    from harness.cli import main
 
     root = tmp_path_factory.mktemp("results")
     hp = root / "tiny.yml"
     hp.write_text("all:\n  all:\n    net_arch: [16, 16]\n    batch_size: 32\n    buffer_size: 5000\n")
-    args = ["compare", "--env", "Pendulum-v1", "--steps", "600", "--eval-freq", "200", "--eval-episodes", "2",
-            "--seeds", "2", "--jobs", "2", "--hp-file", str(hp), "--results", str(root), "--study", "e2e",
-            "--progress", "quiet"]
+    args = [
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--steps",
+        "600",
+        "--eval-freq",
+        "200",
+        "--eval-episodes",
+        "2",
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--hp-file",
+        str(hp),
+        "--results",
+        str(root),
+        "--study",
+        "e2e",
+        "--progress",
+        "quiet",
+    ]
     out = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     return root, args, out.stdout
@@ -105,9 +124,25 @@ def test_rl_zoo3_plot_script_reads_the_results(study, tmp_path):
     root, _, _ = study
     out = tmp_path / "zoo"
     proc = subprocess.run(
-        [sys.executable, "-m", "rl_zoo3.plots.all_plots", "-a", *ARMS, "-e", "Pendulum-v1", "-f", str(root / "e2e"),
-         "--no-display", "-o", str(out)], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "MPLBACKEND": "Agg"})
+        [
+            sys.executable,
+            "-m",
+            "rl_zoo3.plots.all_plots",
+            "-a",
+            *ARMS,
+            "-e",
+            "Pendulum-v1",
+            "-f",
+            str(root / "e2e"),
+            "--no-display",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
     assert proc.returncode == 0, proc.stderr
     with open(f"{out}.pkl", "rb") as fh:
         data = pickle.load(fh)
@@ -118,8 +153,9 @@ def test_rl_zoo3_plot_script_reads_the_results(study, tmp_path):
 def test_repeat_skips_complete_runs_and_changed_spec_supersedes(study):
     root, args, _ = study
     before = {k: (d / "meta.json").stat().st_mtime_ns for k, d in run_dirs(root).items()}
-    again = subprocess.run([sys.executable, "-m", "harness", *args, "--no-estimate"], capture_output=True,
-                           text=True, timeout=600)
+    again = subprocess.run(
+        [sys.executable, "-m", "harness", *args, "--no-estimate"], capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0, again.stderr
     assert "0 to run, 6 already complete (skipped)" in again.stdout
     assert before == {k: (d / "meta.json").stat().st_mtime_ns for k, d in run_dirs(root).items()}

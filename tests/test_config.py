@@ -52,8 +52,10 @@ def test_ddpg_refuses_td3_only_keys():
         build_config(SB3DDPGConfig, {"policy_delay": 2}, "x")
 
 
-@pytest.mark.parametrize("value, ok", [("auto", True), ("auto_0.1", True), (0.05, True), ("automatic", False),
-                                       ("auto_x", False), (True, False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [("auto", True), ("auto_0.1", True), (0.05, True), ("automatic", False), ("auto_x", False), (True, False)],
+)
 def test_sac_entropy_setting(value, ok):
     if ok:
         assert build_config(SB3SACConfig, {"ent_coef": value}, "x").ent_coef == value
@@ -72,9 +74,19 @@ def test_sb3_kwargs_translate_typed_config():
     from stable_baselines3.common.noise import OrnsteinUhlenbeckActionNoise
     from stable_baselines3.common.utils import LinearSchedule
 
-    config = build_config(SB3TD3Config, {"lr_schedule": "linear", "learning_rate": 7e-4, "train_freq": 2,
-                                      "train_freq_unit": "episode", "noise_type": "ornstein-uhlenbeck",
-                                      "activation_fn": "tanh", "net_arch": [8]}, "x")
+    config = build_config(
+        SB3TD3Config,
+        {
+            "lr_schedule": "linear",
+            "learning_rate": 7e-4,
+            "train_freq": 2,
+            "train_freq_unit": "episode",
+            "noise_type": "ornstein-uhlenbeck",
+            "activation_fn": "tanh",
+            "net_arch": [8],
+        },
+        "x",
+    )
     kwargs = sb3_kwargs(config, gym.spaces.Box(-1, 1, shape=(3,)))
     assert isinstance(kwargs["learning_rate"], LinearSchedule)
     assert kwargs["learning_rate"](1.0) == pytest.approx(7e-4) and kwargs["learning_rate"](0.5) == pytest.approx(3.5e-4)
@@ -94,8 +106,20 @@ def test_our_td3_defaults_are_sb3_td3s_where_its_docstring_says():
     assert "Defaults are SB3 TD3's, except exploration noise" in TD3Config.__doc__
     ours, signature = as_plain(TD3Config()), inspect.signature(TD3.__init__).parameters
     shared = [name for name in ours if name in signature]
-    assert {"learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma", "train_freq",
-            "gradient_steps", "policy_delay", "target_policy_noise", "target_noise_clip", "n_steps"} <= set(shared)
+    assert {
+        "learning_rate",
+        "buffer_size",
+        "learning_starts",
+        "batch_size",
+        "tau",
+        "gamma",
+        "train_freq",
+        "gradient_steps",
+        "policy_delay",
+        "target_policy_noise",
+        "target_noise_clip",
+        "n_steps",
+    } <= set(shared)
     for name in shared:
         assert ours[name] == signature[name].default, name
     assert ours["train_freq_unit"] == "step" and ours["lr_schedule"] == "constant"  # SB3: train_freq=1, a float rate

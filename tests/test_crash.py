@@ -16,10 +16,40 @@ STEPS, EVAL = 3000, 250
 
 
 def compare(root, *extra):
-    return [sys.executable, "-m", "harness", "compare", "--env", "Pendulum-v1", "--algos", "td3,sb3-td3",
-            "--steps", str(STEPS), "--eval-freq", str(EVAL), "--eval-episodes", "2", "--seeds", "1", "--jobs", "2",
-            "--hp", "net_arch=[16,16]", "--hp", "batch_size=32", "--checkpoint-every", "400",
-            "--results", str(root), "--study", "crash", "--progress", "quiet", "--no-estimate", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "harness",
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--algos",
+        "td3,sb3-td3",
+        "--steps",
+        str(STEPS),
+        "--eval-freq",
+        str(EVAL),
+        "--eval-episodes",
+        "2",
+        "--seeds",
+        "1",
+        "--jobs",
+        "2",
+        "--hp",
+        "net_arch=[16,16]",
+        "--hp",
+        "batch_size=32",
+        "--checkpoint-every",
+        "400",
+        "--results",
+        str(root),
+        "--study",
+        "crash",
+        "--progress",
+        "quiet",
+        "--no-estimate",
+        *extra,
+    ]
 
 
 def run_dir(root, arm):
@@ -66,5 +96,7 @@ def test_sigkill_then_repeat(tmp_path):
     ref = torch.load(run_dir(tmp_path / "straight", "td3") / "model.pt", weights_only=False)["actor"]
     assert all(torch.equal(mine[k], ref[k]) for k in ref)
     cols = [f"return_{i}" for i in range(2)] + ["step", "updates"]
-    pd.testing.assert_frame_equal(pd.read_csv(run_dir(killed, "td3") / "evals.csv")[cols],
-                                  pd.read_csv(run_dir(tmp_path / "straight", "td3") / "evals.csv")[cols])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run_dir(killed, "td3") / "evals.csv")[cols],
+        pd.read_csv(run_dir(tmp_path / "straight", "td3") / "evals.csv")[cols],
+    )

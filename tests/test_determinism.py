@@ -12,8 +12,9 @@ LOADERS = {"sb3-td3": TD3, "sb3-ddpg": DDPG}
 
 
 def one_run(arm, seed, hp_file):
-    study = StudySpec("det", ("Pendulum-v1",), (arm,), (seed,), steps=500, eval_freq=250, eval_episodes=2,
-                      hp_files=(hp_file,))
+    study = StudySpec(
+        "det", ("Pendulum-v1",), (arm,), (seed,), steps=500, eval_freq=250, eval_episodes=2, hp_files=(hp_file,)
+    )
     return study.expand()[0]
 
 
@@ -32,7 +33,7 @@ def test_same_seed_same_results(tmp_path, tiny_hp_file, arm):
     assert a["status"] == b["status"] == c["status"] == "complete"
     ea, ma, pa = outcome(tmp_path / "a" / "det" / arm / "Pendulum-v1_7", arm)
     eb, mb, pb = outcome(tmp_path / "b" / "det" / arm / "Pendulum-v1_7", arm)
-    ec, mc, pc = outcome(tmp_path / "c" / "det" / arm / "Pendulum-v1_8", arm)
+    _ec, mc, pc = outcome(tmp_path / "c" / "det" / arm / "Pendulum-v1_8", arm)
     pd.testing.assert_frame_equal(ea, eb)
     pd.testing.assert_series_equal(ma, mb)
     assert pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa)

@@ -9,12 +9,37 @@ import time
 
 
 def test_ctrl_c_stops_every_process_and_records_interrupted_runs(tmp_path):
-    args = [sys.executable, "-m", "harness", "compare", "--env", "Pendulum-v1", "--steps", "100000", "--seeds", "3",
-            "--jobs", "2", "--hp", "net_arch=[16,16]", "--results", str(tmp_path), "--study", "int",
-            "--no-estimate", "--progress", "quiet"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--steps",
+        "100000",
+        "--seeds",
+        "3",
+        "--jobs",
+        "2",
+        "--hp",
+        "net_arch=[16,16]",
+        "--results",
+        str(tmp_path),
+        "--study",
+        "int",
+        "--no-estimate",
+        "--progress",
+        "quiet",
+    ]
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     metas = []
     while time.monotonic() < deadline and len(metas) < 2:
@@ -23,7 +48,7 @@ def test_ctrl_c_stops_every_process_and_records_interrupted_runs(tmp_path):
     assert len(metas) == 2, "two runs should have started"
     time.sleep(2)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole foreground group
-    out, err = proc.communicate(timeout=90)
+    _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130
     assert "Traceback" not in err and "interrupted" in err
     statuses = [json.loads(m.read_text())["status"] for m in tmp_path.glob("int/*/*/meta.json")]

@@ -82,10 +82,12 @@ def test_the_report_imports_only_the_run_directory_format_and_configuration():
 def test_make_report_loads_neither_torch_nor_sb3_nor_the_agents(tmp_path):
     study = tmp_path / "study"
     shutil.copytree(FIXTURE, study)
-    code = ("import sys\nfrom harness.cli import main\n"
-            f"assert main(['report', '--study', 'study', '--results', {str(tmp_path)!r}, '--bootstrap-reps', '50']) == 0\n"
-            "print(sorted(m for m in ('torch', 'stable_baselines3', 'sb3_contrib', 'harness.agents', 'custom_td3') "
-            "if m in sys.modules))\n")
+    code = (
+        "import sys\nfrom harness.cli import main\n"
+        f"assert main(['report', '--study', 'study', '--results', {str(tmp_path)!r}, '--bootstrap-reps', '50']) == 0\n"
+        "print(sorted(m for m in ('torch', 'stable_baselines3', 'sb3_contrib', 'harness.agents', 'custom_td3') "
+        "if m in sys.modules))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
@@ -101,8 +103,14 @@ def test_every_registered_arm_has_a_fixed_place_and_colour_in_reports():
     assert arm_colors(["td3", "mine"])["td3"] == arm_colors(["td3"])["td3"]
 
 
-@pytest.mark.parametrize("command", [["compare", "--env", "Pendulum-v1", "--dry-run", "--no-estimate"],
-                                     ["tune", "--env", "Pendulum-v1", "--algo", "td3"], ["report"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["compare", "--env", "Pendulum-v1", "--dry-run", "--no-estimate"],
+        ["tune", "--env", "Pendulum-v1", "--algo", "td3"],
+        ["report"],
+    ],
+)
 @pytest.mark.parametrize("name", ["../../somewhere", "/abs", "a/b", "..", ".hidden", "-x", ""])
 def test_a_study_name_must_be_a_plain_name(run_cli, tmp_path, command, name):
     code, out, err = run_cli(*command, f"--study={name}", "--results", tmp_path / "results")

@@ -11,8 +11,23 @@ def test_td3_with_per_and_3_step_solves_pendulum(run_cli, tmp_path):
     """rl-zoo3's budget (20k steps), its tuned TD3 values, PER and 3-step returns (this arm's
     defaults): the mean final evaluation return over 3 seeds must reach -200 (the zoo's
     benchmark for SB3 TD3 is -151.86 +- 90.23)."""
-    code, out, err = run_cli("compare", "--env", "Pendulum-v1", "--algos", "td3", "--budget", "full",
-                             "--seeds", "3", "--results", tmp_path, "--study", "learn", "--progress", "quiet")
+    code, _out, err = run_cli(
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--algos",
+        "td3",
+        "--budget",
+        "full",
+        "--seeds",
+        "3",
+        "--results",
+        tmp_path,
+        "--study",
+        "learn",
+        "--progress",
+        "quiet",
+    )
     assert code == 0, err
     finals = []
     for seed in range(3):

@@ -11,14 +11,28 @@ def test_zoo_values_and_a_matched_budget():
     runs = StudySpec("s", ("BipedalWalker-v3",), ("td3", "sb3-sac", "sb3-tqc"), (0,), budget="full").expand()
     assert {r.budget.total_steps for r in runs} == {1_000_000}  # the zoo's 1M for TD3, 500k for SAC/TQC: the larger
     tqc = next(r for r in runs if r.arm == "sb3-tqc").config
-    assert (tqc.use_sde, tqc.use_expln, tqc.log_std_init, tqc.train_freq, tqc.gradient_steps) == (True, True, -3, 64, 64)
+    assert (tqc.use_sde, tqc.use_expln, tqc.log_std_init, tqc.train_freq, tqc.gradient_steps) == (
+        True,
+        True,
+        -3,
+        64,
+        64,
+    )
     assert tqc.net_arch == (400, 300) and tqc.learning_rate == pytest.approx(7.3e-4)
 
 
 @pytest.mark.parametrize("arm", ["sb3-sac", "sb3-tqc", "sb3-crossq"])
 def test_runs_through_the_runner(tmp_path, arm):
-    spec = StudySpec("m", ("Pendulum-v1",), (arm,), (0,), steps=400, eval_freq=200, eval_episodes=1,
-                     hp_overrides={"net_arch": [16, 16]}).expand()[0]
+    spec = StudySpec(
+        "m",
+        ("Pendulum-v1",),
+        (arm,),
+        (0,),
+        steps=400,
+        eval_freq=200,
+        eval_episodes=1,
+        hp_overrides={"net_arch": [16, 16]},
+    ).expand()[0]
     summary = execute(spec, tmp_path)
     assert summary["status"] == "complete" and summary["updates"] > 0
     evals = pd.read_csv(tmp_path / "m" / arm / "Pendulum-v1_0" / "evals.csv")
@@ -33,7 +47,9 @@ def test_ddpg_ornstein_uhlenbeck_noise_from_yaml(tmp_path):
 
     hp = tmp_path / "ou.yml"
     hp.write_text("sb3-ddpg:\n  all: {noise_type: ornstein-uhlenbeck, noise_std: 0.3, net_arch: [16]}\n")
-    zoo, ou = (StudySpec("s", ("Pendulum-v1",), ("sb3-ddpg",), (0,), hp_files=files).expand()[0] for files in ((), (hp,)))
+    zoo, ou = (
+        StudySpec("s", ("Pendulum-v1",), ("sb3-ddpg",), (0,), hp_files=files).expand()[0] for files in ((), (hp,))
+    )
     assert zoo.config.noise_type == "normal" and ou.config.noise_type == "ornstein-uhlenbeck"
     agent = get_arm("sb3-ddpg").build(make_env("Pendulum-v1"), ou.config, 0, "cpu")
     assert isinstance(agent.model.action_noise, OrnsteinUhlenbeckActionNoise)

@@ -16,9 +16,7 @@ def obs_at(t: int) -> np.ndarray:
     return np.array([t, -t], dtype=np.float64)
 
 
-def run_episode(
-    acc: NStepAccumulator, rewards: list[float], end: str, t0: int = 0
-) -> list[list[Transition]]:
+def run_episode(acc: NStepAccumulator, rewards: list[float], end: str, t0: int = 0) -> list[list[Transition]]:
     """Push one episode of len(rewards) steps (observations obs_at(t0 + k)) ending with ``end``
     ('terminated', 'truncated' or 'open'); return what each push returned."""
     out = []
@@ -111,14 +109,25 @@ def test_parity_with_stable_baselines3_nstep_replay_buffer():
     rng = np.random.default_rng(7)
     # Episodes: (length, how it ends). Short ones test partial windows; the last stays open.
     episodes = [
-        (6, "terminated"), (5, "truncated"), (2, "terminated"), (1, "truncated"),
-        (4, "truncated"), (7, "terminated"), (3, "open"),
+        (6, "terminated"),
+        (5, "truncated"),
+        (2, "terminated"),
+        (1, "truncated"),
+        (4, "truncated"),
+        (7, "terminated"),
+        (3, "open"),
     ]
     observation_space = spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
     action_space = spaces.Box(-1, 1, (act_dim,), np.float32)
     sb3 = NStepReplayBuffer(
-        100, observation_space, action_space, device="cpu", n_envs=1,
-        handle_timeout_termination=True, n_steps=n_steps, gamma=gamma,
+        100,
+        observation_space,
+        action_space,
+        device="cpu",
+        n_envs=1,
+        handle_timeout_termination=True,
+        n_steps=n_steps,
+        gamma=gamma,
     )
     acc = NStepAccumulator(n_steps, gamma)
     ours = ReplayBuffer(100, obs_dim, act_dim, np.random.default_rng(0))
@@ -134,8 +143,12 @@ def test_parity_with_stable_baselines3_nstep_replay_buffer():
             terminated = k == length - 1 and end == "terminated"
             truncated = k == length - 1 and end == "truncated"
             sb3.add(
-                obs[None], next_obs[None], action[None], np.array([reward]),
-                np.array([terminated or truncated]), [{"TimeLimit.truncated": truncated}],
+                obs[None],
+                next_obs[None],
+                action[None],
+                np.array([reward]),
+                np.array([terminated or truncated]),
+                [{"TimeLimit.truncated": truncated}],
             )
             for tr in acc.push(obs, action, reward, next_obs, terminated, truncated):
                 ours.add(tr.obs, tr.action, tr.reward, tr.next_obs, tr.done, tr.discount)

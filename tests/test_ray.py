@@ -4,6 +4,7 @@ of them losing its worker node mid-run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -24,18 +25,42 @@ import pandas as pd
 import pytest
 import torch
 
-from postgres import bindir, cluster as postgres_cluster
+from postgres import bindir
+from postgres import cluster as postgres_cluster
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' (make test installs .[dev])")
 
-from harness.run import checkpoint  # noqa: E402
 from harness.errors import UsageError  # noqa: E402
+from harness.run import checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.ray
 STEPS, EVAL, EVERY = 3000, 1000, 400
-STUDY_ARGS = ["--env", "Pendulum-v1", "--algos", "td3", "--steps", str(STEPS), "--eval-freq", str(EVAL),
-              "--eval-episodes", "1", "--seeds", "2", "--hp", "net_arch=[16,16]", "--hp", "batch_size=32",
-              "--checkpoint-every", str(EVERY), "--study", "s", "--progress", "quiet", "--no-estimate", "--no-report"]
+STUDY_ARGS = [
+    "--env",
+    "Pendulum-v1",
+    "--algos",
+    "td3",
+    "--steps",
+    str(STEPS),
+    "--eval-freq",
+    str(EVAL),
+    "--eval-episodes",
+    "1",
+    "--seeds",
+    "2",
+    "--hp",
+    "net_arch=[16,16]",
+    "--hp",
+    "batch_size=32",
+    "--checkpoint-every",
+    str(EVERY),
+    "--study",
+    "s",
+    "--progress",
+    "quiet",
+    "--no-estimate",
+    "--no-report",
+]
 RAY_BIN = Path(sys.executable).parent / "ray"
 
 
@@ -68,10 +93,8 @@ def processes_marked(marks: list[str]) -> set[int]:
 
 def kill_marked(marks: list[str]) -> None:
     for pid in processes_marked(marks):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def ray_env() -> dict[str, str]:
@@ -98,15 +121,36 @@ class LocalCluster:
         temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
         self.dirs.append(temp)
         # The head declares a silent node dead after about 3 s instead of Ray's default 15 s or more.
-        where = (["--head", f"--port={self.port}", "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                  '--system-config={"health_check_period_ms": 1000, "health_check_failure_threshold": 3}']
-                 if head else [f"--address={self.address}"])
+        where = (
+            [
+                "--head",
+                f"--port={self.port}",
+                "--include-dashboard=false",
+                f"--dashboard-port={free_port()}",
+                '--system-config={"health_check_period_ms": 1000, "health_check_failure_threshold": 3}',
+            ]
+            if head
+            else [f"--address={self.address}"]
+        )
         scratch = Path(temp) / "scratch"  # the runs' scratch directories: a killed node's go with it
         scratch.mkdir()
-        out = subprocess.run([str(RAY_BIN), "start", *where, "--node-ip-address=127.0.0.1", "--num-cpus=1",
-                              f"--temp-dir={temp}", "--object-store-memory=100000000",
-                              f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats"],
-                             env={**self.env, "TMPDIR": str(scratch)}, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [
+                str(RAY_BIN),
+                "start",
+                *where,
+                "--node-ip-address=127.0.0.1",
+                "--num-cpus=1",
+                f"--temp-dir={temp}",
+                "--object-store-memory=100000000",
+                f"--dashboard-agent-listen-port={free_port()}",
+                "--disable-usage-stats",
+            ],
+            env={**self.env, "TMPDIR": str(scratch)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         return temp
 
@@ -115,8 +159,13 @@ class LocalCluster:
         probe = "import ray; ray.init(logging_level='ERROR'); print('alive', sum(n['Alive'] for n in ray.nodes()))"
         deadline, alive = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
-            out = subprocess.run([sys.executable, "-c", probe], env={**self.env, "RAY_ADDRESS": self.address},
-                                 capture_output=True, text=True, timeout=60)
+            out = subprocess.run(
+                [sys.executable, "-c", probe],
+                env={**self.env, "RAY_ADDRESS": self.address},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             found = re.search(r"^alive (\d+)$", out.stdout, re.MULTILINE)
             alive = int(found.group(1)) if found else None
             if alive == count:
@@ -160,8 +209,12 @@ def harness_cmd(*args: str) -> list[str]:
 def reference(tmp_path_factory):
     """The study run by the local process pool: what every Ray run of it must reproduce."""
     root = tmp_path_factory.mktemp("local")
-    out = subprocess.run(harness_cmd("compare", *STUDY_ARGS, "--jobs", "2", "--results", root),
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        harness_cmd("compare", *STUDY_ARGS, "--jobs", "2", "--results", root),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     return root
 
@@ -189,13 +242,20 @@ def assert_same_as_reference(root: Path, reference: Path) -> None:
 
 
 def fake_spec(seed: int = 0, spec_hash: str = "abc") -> SimpleNamespace:
-    return SimpleNamespace(study="s", key=f"td3/Pendulum-v1_{seed}", spec_hash=lambda: spec_hash,
-                           run_dir=lambda root: Path(root) / "s" / "td3" / f"Pendulum-v1_{seed}")
+    return SimpleNamespace(
+        study="s",
+        key=f"td3/Pendulum-v1_{seed}",
+        spec_hash=lambda: spec_hash,
+        run_dir=lambda root: Path(root) / "s" / "td3" / f"Pendulum-v1_{seed}",
+    )
 
 
 def snapshot_of(step: int) -> dict[str, bytes]:
-    return {"meta.json": b'{"status": "running"}', "evals.csv": f"step\n{step}\n".encode(),
-            f"checkpoints/step_{step:012d}.pt": bytes([step % 256]) * 1000}
+    return {
+        "meta.json": b'{"status": "running"}',
+        "evals.csv": f"step\n{step}\n".encode(),
+        f"checkpoints/step_{step:012d}.pt": bytes([step % 256]) * 1000,
+    }
 
 
 @pytest.mark.parametrize("uri", ["file://{tmp}/ckpt", "{tmp}/plain", "memory://ckpt-test"])
@@ -234,17 +294,23 @@ def test_unknown_checkpoint_scheme_is_a_usage_error(tmp_path):
         checkpoint.UriStore("bogus://bucket/ckpt")
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["compare", "--backend", "ray", "--ray-address", "127.0.0.1:{port}"], "no Ray head answers there"),
-    (["compare", "--backend", "ray", "--ray-address", "nonsense"], "expected host:port of the head node"),
-    (["compare", "--backend", "ray", "--checkpoint-uri", "bogus://x"], "bogus:// is not a filesystem"),
-    (["compare", "--checkpoint-uri", "{tmp}/ckpt"], "--checkpoint-uri applies to --backend ray"),
-    (["tune", "--backend", "ray", "--ray-address", "127.0.0.1:{port}"], "needs --storage postgresql://"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["compare", "--backend", "ray", "--ray-address", "127.0.0.1:{port}"], "no Ray head answers there"),
+        (["compare", "--backend", "ray", "--ray-address", "nonsense"], "expected host:port of the head node"),
+        (["compare", "--backend", "ray", "--checkpoint-uri", "bogus://x"], "bogus:// is not a filesystem"),
+        (["compare", "--checkpoint-uri", "{tmp}/ckpt"], "--checkpoint-uri applies to --backend ray"),
+        (["tune", "--backend", "ray", "--ray-address", "127.0.0.1:{port}"], "needs --storage postgresql://"),
+    ],
+)
 def test_backend_usage_errors(run_cli, tmp_path, argv, fragment):
     argv = [a.format(port=free_port(), tmp=tmp_path) for a in argv]
-    extra = (["--env", "Pendulum-v1", "--algos", "td3", "--dry-run", "--no-estimate"] if argv[0] == "compare"
-             else ["--env", "Pendulum-v1", "--algo", "td3"])
+    extra = (
+        ["--env", "Pendulum-v1", "--algos", "td3", "--dry-run", "--no-estimate"]
+        if argv[0] == "compare"
+        else ["--env", "Pendulum-v1", "--algo", "td3"]
+    )
     code, _, err = run_cli(*argv, *extra, "--results", tmp_path)
     assert code == 2 and fragment in err, err
 
@@ -252,9 +318,22 @@ def test_backend_usage_errors(run_cli, tmp_path, argv, fragment):
 def test_compare_on_a_cluster_matches_a_local_run(cluster, reference, tmp_path):
     head, _ = cluster
     store = tmp_path / "shared-ckpt"
-    out = subprocess.run(harness_cmd("compare", *STUDY_ARGS, "--backend", "ray", "--results", tmp_path / "results",
-                                     "--checkpoint-uri", f"file://{store}"),
-                         env={**head.env, "RAY_ADDRESS": head.address}, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        harness_cmd(
+            "compare",
+            *STUDY_ARGS,
+            "--backend",
+            "ray",
+            "--results",
+            tmp_path / "results",
+            "--checkpoint-uri",
+            f"file://{store}",
+        ),
+        env={**head.env, "RAY_ADDRESS": head.address},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert f"backend: the Ray cluster at {head.address}: 2 node(s), 2 CPU(s), 0 GPU(s)" in out.stdout
     assert "2 process(es) x 1 torch thread(s)" in out.stdout
@@ -265,9 +344,13 @@ def test_compare_on_a_cluster_matches_a_local_run(cluster, reference, tmp_path):
 def test_a_worker_node_killed_mid_run(cluster, reference, tmp_path):
     head, node = cluster
     root = tmp_path / "results"
-    proc = subprocess.Popen(harness_cmd("compare", *STUDY_ARGS, "--backend", "ray", "--results", root),
-                            env={**head.env, "RAY_ADDRESS": head.address}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        harness_cmd("compare", *STUDY_ARGS, "--backend", "ray", "--results", root),
+        env={**head.env, "RAY_ADDRESS": head.address},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         # Checkpoints reach the driver's results tree: both runs have one, so both are under way.
@@ -284,26 +367,61 @@ def test_a_worker_node_killed_mid_run(cluster, reference, tmp_path):
     assert len(resumed) == 1 and len(resumed[0]) == 1  # the run of the lost node, once
     assert resumed[0][0]["from_step"] >= EVERY and resumed[0][0]["from_step"] % 200 == 0
     lost = next(seed for seed, m in enumerate(metas) if "resumes" in m)
-    resumed_at = out.index(f"start  td3/Pendulum-v1_{lost}  ({STEPS:,} steps, resumed at step "
-                           f"{resumed[0][0]['from_step']:,})")
+    resumed_at = out.index(
+        f"start  td3/Pendulum-v1_{lost}  ({STEPS:,} steps, resumed at step {resumed[0][0]['from_step']:,})"
+    )
     # One CPU left: the retried run waits for the other run, which never lent it its CPU.
     assert out.index(f"done   td3/Pendulum-v1_{1 - lost}") < resumed_at
     assert_same_as_reference(root, reference)
 
 
-@pytest.mark.skipif(bindir() is None, reason="PostgreSQL is not installed (apt-get install postgresql; "
-                                             ".ci/run installs it)")
+@pytest.mark.skipif(
+    bindir() is None, reason="PostgreSQL is not installed (apt-get install postgresql; .ci/run installs it)"
+)
 def test_tune_workers_as_ray_tasks_share_a_postgresql_study(cluster, tmp_path):
     head, _ = cluster
     space = tmp_path / "space.yml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
     with postgres_cluster() as url:
-        out = subprocess.run(harness_cmd(
-            "tune", "--backend", "ray", "--jobs", "2", "--storage", url, "--env", "Pendulum-v1", "--algo", "td3",
-            "--trials", "3", "--steps", "400", "--eval-freq", "200", "--eval-episodes", "1", "--hp", "net_arch=[16]",
-            "--space", space, "--pruner", "none", "--study", "t", "--results", tmp_path / "results",
-            "--tuned-dir", tmp_path / "tuned"), env={**head.env, "RAY_ADDRESS": head.address},
-            capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            harness_cmd(
+                "tune",
+                "--backend",
+                "ray",
+                "--jobs",
+                "2",
+                "--storage",
+                url,
+                "--env",
+                "Pendulum-v1",
+                "--algo",
+                "td3",
+                "--trials",
+                "3",
+                "--steps",
+                "400",
+                "--eval-freq",
+                "200",
+                "--eval-episodes",
+                "1",
+                "--hp",
+                "net_arch=[16]",
+                "--space",
+                space,
+                "--pruner",
+                "none",
+                "--study",
+                "t",
+                "--results",
+                tmp_path / "results",
+                "--tuned-dir",
+                tmp_path / "tuned",
+            ),
+            env={**head.env, "RAY_ADDRESS": head.address},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr
         trials = optuna.load_study(study_name="t", storage=url).trials
     assert "2 node(s)" in out.stdout
@@ -311,8 +429,15 @@ def test_tune_workers_as_ray_tasks_share_a_postgresql_study(cluster, tmp_path):
     assert 3 <= len(complete) <= 4  # a worker already in a trial when the third completes finishes it
     folder = tmp_path / "results" / "tuning" / "t"
     for trial in complete:  # every trial's run came back from the node that ran it
-        meta = json.loads((folder / f"trial_{trial.number:04d}" / "td3" / f"Pendulum-v1_{trial.user_attrs['seeds'][0]}"
-                           / "meta.json").read_text())
+        meta = json.loads(
+            (
+                folder
+                / f"trial_{trial.number:04d}"
+                / "td3"
+                / f"Pendulum-v1_{trial.user_attrs['seeds'][0]}"
+                / "meta.json"
+            ).read_text()
+        )
         assert meta["status"] == "complete" and meta["result"]["final_return_mean"] == pytest.approx(trial.value)
     assert (folder / "summary.md").exists() and (tmp_path / "tuned" / "td3" / "Pendulum-v1.yml").exists()
 
@@ -321,8 +446,13 @@ def test_embedded_ray_matches_a_local_run(reference, tmp_path):
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     env = {**ray_env(), "RAY_TMPDIR": temp}
     try:
-        out = subprocess.run(harness_cmd("compare", *STUDY_ARGS, "--backend", "ray", "--jobs", "2",
-                                         "--results", tmp_path), env=env, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            harness_cmd("compare", *STUDY_ARGS, "--backend", "ray", "--jobs", "2", "--results", tmp_path),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         kill_marked([temp])
         shutil.rmtree(temp, ignore_errors=True)

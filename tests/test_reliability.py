@@ -1,9 +1,9 @@
 """Checkpoint writes, locks, divergence, concurrency, and bad inputs that must not cost work."""
 
 import errno
-import re
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,19 +41,25 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypa
 
 
 def test_lock_excludes_a_second_holder_and_is_released(tmp_path):
-    with RunLock(tmp_path):
-        with pytest.raises(Locked, match=f"pid {os.getpid()}"):
-            with RunLock(tmp_path):
-                pass
+    with RunLock(tmp_path), pytest.raises(Locked, match=f"pid {os.getpid()}"), RunLock(tmp_path):
+        pass
     with RunLock(tmp_path) as again:
         assert again.previous is None  # released cleanly, nothing taken over
 
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from harness.run.locks import RunLock\n"
-        f"lock = RunLock({str(tmp_path)!r}).__enter__(); print('held', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from harness.run.locks import RunLock\n"
+                f"lock = RunLock({str(tmp_path)!r}).__enter__(); print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     assert held_elsewhere(tmp_path)
     with pytest.raises(Locked):
@@ -66,10 +72,34 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path):
 
 
 def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
-    code, out, err = run_cli("compare", "--env", "Pendulum-v1,tiny_envs:NaNPoint-v0", "--algos", "td3",
-                             "--steps", "800", "--eval-freq", "100", "--eval-episodes", "1", "--seeds", "1",
-                             "--hp", "learning_starts=100", "--hp", "net_arch=[16,16]", "--hp", "batch_size=32",
-                             "--results", tmp_path, "--study", "nan", "--progress", "quiet", "--no-estimate")
+    code, out, _err = run_cli(
+        "compare",
+        "--env",
+        "Pendulum-v1,tiny_envs:NaNPoint-v0",
+        "--algos",
+        "td3",
+        "--steps",
+        "800",
+        "--eval-freq",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--seeds",
+        "1",
+        "--hp",
+        "learning_starts=100",
+        "--hp",
+        "net_arch=[16,16]",
+        "--hp",
+        "batch_size=32",
+        "--results",
+        tmp_path,
+        "--study",
+        "nan",
+        "--progress",
+        "quiet",
+        "--no-estimate",
+    )
     assert code == 1
     bad = json.loads((tmp_path / "nan" / "td3" / "NaNPoint-v0_0" / "meta.json").read_text())
     good = json.loads((tmp_path / "nan" / "td3" / "Pendulum-v1_0" / "meta.json").read_text())
@@ -80,19 +110,71 @@ def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
     report = (tmp_path / "nan" / "report.md").read_text()
     assert "td3/NaNPoint-v0_0: diverged at step" in report
     # A diverged run is a result: repeating the command leaves it alone.
-    code, out, _ = run_cli("compare", "--env", "Pendulum-v1,tiny_envs:NaNPoint-v0", "--algos", "td3",
-                           "--steps", "800", "--eval-freq", "100", "--eval-episodes", "1", "--seeds", "1",
-                           "--hp", "learning_starts=100", "--hp", "net_arch=[16,16]", "--hp", "batch_size=32",
-                           "--results", tmp_path, "--study", "nan", "--progress", "quiet", "--no-estimate",
-                           "--dry-run")
+    code, out, _ = run_cli(
+        "compare",
+        "--env",
+        "Pendulum-v1,tiny_envs:NaNPoint-v0",
+        "--algos",
+        "td3",
+        "--steps",
+        "800",
+        "--eval-freq",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--seeds",
+        "1",
+        "--hp",
+        "learning_starts=100",
+        "--hp",
+        "net_arch=[16,16]",
+        "--hp",
+        "batch_size=32",
+        "--results",
+        tmp_path,
+        "--study",
+        "nan",
+        "--progress",
+        "quiet",
+        "--no-estimate",
+        "--dry-run",
+    )
     assert "0 to run, 2 already complete (skipped)" in out
 
 
 def test_two_processes_on_one_study_never_run_a_run_twice(tmp_path):
-    args = [sys.executable, "-m", "harness", "compare", "--env", "Pendulum-v1", "--algos", "td3,sb3-td3",
-            "--steps", "1500", "--eval-freq", "500", "--eval-episodes", "1", "--seeds", "2", "--jobs", "1",
-            "--hp", "net_arch=[16,16]", "--hp", "batch_size=32", "--results", str(tmp_path), "--study", "two",
-            "--progress", "quiet", "--no-estimate", "--no-report"]
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--algos",
+        "td3,sb3-td3",
+        "--steps",
+        "1500",
+        "--eval-freq",
+        "500",
+        "--eval-episodes",
+        "1",
+        "--seeds",
+        "2",
+        "--jobs",
+        "1",
+        "--hp",
+        "net_arch=[16,16]",
+        "--hp",
+        "batch_size=32",
+        "--results",
+        str(tmp_path),
+        "--study",
+        "two",
+        "--progress",
+        "quiet",
+        "--no-estimate",
+        "--no-report",
+    ]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)
     second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -107,11 +189,25 @@ def test_two_processes_on_one_study_never_run_a_run_twice(tmp_path):
 
 
 def test_budget_below_learning_starts_is_warned(run_cli, tmp_path):
-    code, out, _ = run_cli("compare", "--env", "Pendulum-v1", "--algos", "sb3-td3", "--steps", "500",
-                           "--hp", "learning_starts=20000", "--results", tmp_path, "--dry-run", "--no-estimate")
+    code, out, _ = run_cli(
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--algos",
+        "sb3-td3",
+        "--steps",
+        "500",
+        "--hp",
+        "learning_starts=20000",
+        "--results",
+        tmp_path,
+        "--dry-run",
+        "--no-estimate",
+    )
     assert code == 0
-    assert ("warning: sb3-td3 on Pendulum-v1: learning_starts (1,000) is not below the budget (500 steps)"
-            not in out)  # scaled: 20,000 x 500/20,000 = 500
+    assert (
+        "warning: sb3-td3 on Pendulum-v1: learning_starts (1,000) is not below the budget (500 steps)" not in out
+    )  # scaled: 20,000 x 500/20,000 = 500
     assert "learning_starts (500) is not below the budget (500 steps): it will act randomly and never learn" in out
 
 
@@ -123,16 +219,37 @@ def test_unwritable_results_directory(run_cli, tmp_path):
 
 
 def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
-    code, _, err = run_cli("compare", "--env", "Pendulum-v1", "--algos", "sb3-ddpg", "--steps", "400",
-                           "--eval-freq", "200", "--eval-episodes", "2", "--seeds", "3", "--hp", "net_arch=[16,16]",
-                           "--results", tmp_path, "--study", "bad", "--progress", "quiet", "--no-estimate")
+    code, _, err = run_cli(
+        "compare",
+        "--env",
+        "Pendulum-v1",
+        "--algos",
+        "sb3-ddpg",
+        "--steps",
+        "400",
+        "--eval-freq",
+        "200",
+        "--eval-episodes",
+        "2",
+        "--seeds",
+        "3",
+        "--hp",
+        "net_arch=[16,16]",
+        "--results",
+        tmp_path,
+        "--study",
+        "bad",
+        "--progress",
+        "quiet",
+        "--no-estimate",
+    )
     assert code == 0, err
     runs = tmp_path / "bad" / "sb3-ddpg"
     meta = runs / "Pendulum-v1_0" / "meta.json"
     meta.write_text(meta.read_text()[:40])  # cut mid-file, as a crash during a copy would
     evals = runs / "Pendulum-v1_1" / "evals.csv"
     evals.write_text(evals.read_text()[:-12])  # last row cut short
-    code, out, _ = run_cli("report", "--study", "bad", "--results", tmp_path)
+    code, _out, _ = run_cli("report", "--study", "bad", "--results", tmp_path)
     assert code == 0
     report = (tmp_path / "bad" / "report.md").read_text()
     assert "## Problems reading results" in report

@@ -194,7 +194,7 @@ def test_invalid_arguments_raise_clearly():
         PrioritizedReplayBuffer(4, OBS_DIM, ACT_DIM, np.random.default_rng(0), eps=0)
     buffer = PrioritizedReplayBuffer(4, OBS_DIM, ACT_DIM, np.random.default_rng(0))
     fill(buffer, 2)
-    with pytest.raises(ValueError, match="beta = 1.5"):
+    with pytest.raises(ValueError, match=r"beta = 1\.5"):
         buffer.sample(2, beta=1.5)
     with pytest.raises(ValueError, match="batch_size = 0"):
         buffer.sample(0)

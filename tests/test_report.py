@@ -24,8 +24,9 @@ def written(tmp_path_factory):
 def test_loading_names_and_skips_the_broken_run():
     study = load.load_study(FIXTURE)
     assert len(study.runs) == 13  # 12 complete + 1 diverged; the truncated one is skipped
-    assert study.problems == ["sb3-ddpg/BipedalWalker-v3_1: evals.csv is truncated or corrupted (row 4 incomplete); "
-                              "run skipped"]
+    assert study.problems == [
+        "sb3-ddpg/BipedalWalker-v3_1: evals.csv is truncated or corrupted (row 4 incomplete); run skipped"
+    ]
     assert study.finals("BipedalWalker-v3")["td3"].tolist() == [310.0, 290.0, 250.0]
     assert "sb3-ddpg" not in study.finals("BipedalWalker-v3")  # diverged: never averaged in
 
@@ -54,10 +55,19 @@ def test_probability_of_improvement_hand_computed():
 
 def test_report_sections(written):
     md = (written / "report.md").read_text()
-    for heading in ("## BipedalWalker-v3", "## Pendulum-v1", "### Final performance", "### Probability of improvement",
-                    "### Sample efficiency (env steps to reach 300)", "## Cost per run", "## Provenance",
-                    "### Hyperparameters on BipedalWalker-v3", "## Runs not included (not complete)",
-                    "## Problems reading results", "## All envs together (min-max normalized)"):
+    for heading in (
+        "## BipedalWalker-v3",
+        "## Pendulum-v1",
+        "### Final performance",
+        "### Probability of improvement",
+        "### Sample efficiency (env steps to reach 300)",
+        "## Cost per run",
+        "## Provenance",
+        "### Hyperparameters on BipedalWalker-v3",
+        "## Runs not included (not complete)",
+        "## Problems reading results",
+        "## All envs together (min-max normalized)",
+    ):
         assert heading in md, heading
     assert "**Single runs.**" not in md and "no CI" not in md  # three seeds per arm
     assert re.search(r"\| td3 +\| 0: 3,000, 1: never, 2: never +\| 3,000 +\| 2 of 3", md)
@@ -72,12 +82,16 @@ def test_report_sections(written):
 
 def test_figures_and_self_contained_html(written):
     pngs = sorted(p.name for p in written.glob("*.png"))
-    assert pngs == ["curves_BipedalWalker-v3.png", "curves_Pendulum-v1.png", "profile_BipedalWalker-v3.png",
-                    "profile_Pendulum-v1.png"]
+    assert pngs == [
+        "curves_BipedalWalker-v3.png",
+        "curves_Pendulum-v1.png",
+        "profile_BipedalWalker-v3.png",
+        "profile_Pendulum-v1.png",
+    ]
     for name in pngs:
         assert (written / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (written / "report.html").read_text()
-    assert html.count('src="data:image/png;base64,') == 4 and ".png\"" not in html
+    assert html.count('src="data:image/png;base64,') == 4 and '.png"' not in html
     assert "<table>" in html and "<strong>n_steps</strong>" in html
 
 

@@ -22,8 +22,7 @@ def test_evaluation_schedule():
 
 
 def test_every_arm_on_an_env_gets_the_same_budget_and_scaled_learning_starts():
-    runs = StudySpec("s", ("Pendulum-v1", "BipedalWalker-v3"), ("sb3-td3", "sb3-ddpg"), (0, 1),
-                     budget="quick").expand()
+    runs = StudySpec("s", ("Pendulum-v1", "BipedalWalker-v3"), ("sb3-td3", "sb3-ddpg"), (0, 1), budget="quick").expand()
     assert len(runs) == 8
     by_env = {}
     for r in runs:

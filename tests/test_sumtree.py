@@ -101,7 +101,7 @@ def test_random_batched_updates_keep_every_node_an_exact_sum():
         indices = rng.integers(0, 37, size=rng.integers(1, 20))  # repeats included
         priorities = rng.uniform(0, 5, size=indices.size)
         tree.update(indices, priorities)
-        for index, priority in zip(indices, priorities):  # a plain loop: the last value wins
+        for index, priority in zip(indices, priorities, strict=True):  # a plain loop: the last value wins
             reference[index] = priority
     assert np.array_equal(tree.get(np.arange(37)), reference)
     internal = np.arange(tree.n_leaves - 1)

@@ -21,16 +21,42 @@ import yaml
 
 ARMS = ("td3", "sb3-td3", "sb3-ddpg")
 HAS_BULLET = all(importlib.util.find_spec(m) for m in ("pybullet", "pybullet_envs_gymnasium", "gym"))
-needs_bullet = pytest.mark.skipif(not HAS_BULLET, reason="the optional extra 'bullet' is not installed "
-                                  "(make venv EXTRAS=dev,bullet); .ci/run installs it")
+needs_bullet = pytest.mark.skipif(
+    not HAS_BULLET,
+    reason="the optional extra 'bullet' is not installed (make venv EXTRAS=dev,bullet); .ci/run installs it",
+)
 
 
 def smoke_compare(root: Path, envs: tuple[str, ...], study: str) -> subprocess.CompletedProcess:
     hp = root / "tiny.yml"
     hp.write_text("all:\n  all:\n    net_arch: [16, 16]\n    batch_size: 32\n    buffer_size: 2000\n")
-    args = ["compare", "--env", ",".join(envs), "--budget", "smoke", "--steps", "1000", "--eval-freq", "1000",
-            "--eval-episodes", "1", "--seeds", "1", "--jobs", "2", "--hp-file", str(hp), "--results", str(root),
-            "--study", study, "--progress", "quiet", "--no-estimate", "--no-report"]
+    args = [
+        "compare",
+        "--env",
+        ",".join(envs),
+        "--budget",
+        "smoke",
+        "--steps",
+        "1000",
+        "--eval-freq",
+        "1000",
+        "--eval-episodes",
+        "1",
+        "--seeds",
+        "1",
+        "--jobs",
+        "2",
+        "--hp-file",
+        str(hp),
+        "--results",
+        str(root),
+        "--study",
+        study,
+        "--progress",
+        "quiet",
+        "--no-estimate",
+        "--no-report",
+    ]
     return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=900)
 
 
@@ -75,7 +101,7 @@ def test_minitaur_adapter_speaks_gymnasium_and_repeats_seeded_episodes():
         obs, _ = env.reset(seed=seed)
         rng, rewards = np.random.default_rng(0), []
         for _ in range(20):
-            obs, reward, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 8).astype(np.float32))
+            obs, reward, _terminated, truncated, _ = env.step(rng.uniform(-1, 1, 8).astype(np.float32))
             assert obs.dtype == np.float32 and isinstance(reward, float) and truncated is False
             rewards.append(reward)
         return obs, rewards
@@ -90,17 +116,34 @@ def test_a_missing_extra_is_named(tmp_path):
     fake = tmp_path / "pybullet_envs_gymnasium"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'pybullet'\", name='pybullet')\n")
-    out = subprocess.run([sys.executable, "-m", "harness", "compare", "--env", "Walker2DBulletEnv-v0",
-                          "--dry-run", "--no-estimate", "--results", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "compare",
+            "--env",
+            "Walker2DBulletEnv-v0",
+            "--dry-run",
+            "--no-estimate",
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert out.returncode == 2, out.stderr
     assert "optional extra 'bullet'" in out.stderr and "pip install -e '.[bullet]'" in out.stderr
     assert "missing: pybullet" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.skipif(ctypes.util.find_library("EGL") is None, reason="no libEGL: MuJoCo cannot render headless "
-                    "(Debian: apt-get install libegl1 libegl-mesa0; .ci/run installs them)")
+@pytest.mark.skipif(
+    ctypes.util.find_library("EGL") is None,
+    reason="no libEGL: MuJoCo cannot render headless "
+    "(Debian: apt-get install libegl1 libegl-mesa0; .ci/run installs them)",
+)
 def test_mujoco_renders_headless():
     from harness.run.envs import make_env
 
@@ -115,10 +158,35 @@ def test_mujoco_renders_headless():
 def test_tune_runs_on_the_new_systems(run_cli, tmp_path, env_id):
     space = tmp_path / "space.yml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
-    code, out, err = run_cli("tune", "--env", env_id, "--algo", "td3", "--trials", "2", "--steps", "1000",
-                             "--eval-freq", "1000", "--eval-episodes", "1", "--space", space,
-                             "--results", tmp_path / "results", "--tuned-dir", tmp_path / "tuned",
-                             "--study", "sys", "--pruner", "none", "--hp", "net_arch=[16,16]", "--hp", "batch_size=32")
+    code, _out, err = run_cli(
+        "tune",
+        "--env",
+        env_id,
+        "--algo",
+        "td3",
+        "--trials",
+        "2",
+        "--steps",
+        "1000",
+        "--eval-freq",
+        "1000",
+        "--eval-episodes",
+        "1",
+        "--space",
+        space,
+        "--results",
+        tmp_path / "results",
+        "--tuned-dir",
+        tmp_path / "tuned",
+        "--study",
+        "sys",
+        "--pruner",
+        "none",
+        "--hp",
+        "net_arch=[16,16]",
+        "--hp",
+        "batch_size=32",
+    )
     assert code == 0, err
     tuned = yaml.safe_load((tmp_path / "tuned" / "td3" / f"{env_id}.yml").read_text())
     assert set(tuned["hyperparameters"]) == {"learning_rate"} and tuned["provenance"]["trials"]["complete"] == 2

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from custom_td3 import TD3, TD3Config
+
 from td3_state import tensors
 
 SMALL = dict(net_arch=(32, 32), batch_size=32, buffer_size=3000, learning_starts=200, gamma=0.98)
@@ -85,10 +86,17 @@ def test_episode_train_freq_and_all_gradient_steps():
     assert agent.num_updates == 400
 
 
-@pytest.mark.parametrize("key, value, accepted", [
-    ("gamma", 1.5, "[0, 1]"), ("batch_size", 0, "[1, inf)"), ("buffer_size", -1, "[1, inf)"),
-    ("per_alpha", 2.0, "[0, 1]"), ("noise_type", "ou", "one of null, 'normal'"), ("net_arch", (), "[1, inf)"),
-])
+@pytest.mark.parametrize(
+    "key, value, accepted",
+    [
+        ("gamma", 1.5, "[0, 1]"),
+        ("batch_size", 0, "[1, inf)"),
+        ("buffer_size", -1, "[1, inf)"),
+        ("per_alpha", 2.0, "[0, 1]"),
+        ("noise_type", "ou", "one of null, 'normal'"),
+        ("net_arch", (), "[1, inf)"),
+    ],
+)
 def test_config_names_key_and_range(key, value, accepted):
     with pytest.raises(ValueError) as err:
         TD3Config(**{key: value})
@@ -101,7 +109,9 @@ def test_a_failed_actor_step_leaves_the_critic_trainable():
 
     agent = make(learning_starts=50, policy_delay=1)
     agent.learn(50)
-    agent.critic.q1 = lambda obs, action: torch.full((obs.shape[0], 1), float("nan"))  # only the actor loss uses Q1 alone
+    agent.critic.q1 = lambda obs, action: torch.full(
+        (obs.shape[0], 1), float("nan")
+    )  # only the actor loss uses Q1 alone
     with pytest.raises(TrainingDiverged, match="actor loss is nan"):
         agent.learn(51)
     assert agent.num_updates == 1  # the critic step ran, the actor step raised

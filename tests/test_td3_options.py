@@ -8,20 +8,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import tiny_envs  # noqa: F401  (registers TinyPoint-v0: 50-step episodes, never terminates)
 from custom_td3 import TD3, TD3Config
 from custom_td3.noisy import NoisyLinear, factorized_noise, perturbed
 from custom_td3.schedules import constant, episode_step_cap, exponential, linear
-from td3_state import tensors
+from harness.config.resolve import parse_override
 from harness.config.schema import build_config
 from harness.errors import ConfigError
-from harness.config.resolve import parse_override
+
+import tiny_envs  # noqa: F401  (registers TinyPoint-v0: 50-step episodes, never terminates)
+from td3_state import tensors
 
 SMALL = dict(net_arch=(16, 16), batch_size=16, buffer_size=2000, learning_starts=20)
 NOISY = dict(noisy_nets=True, noise_type=None)
 CURRICULUM = dict(episode_length_schedule=((2, 5), (3, 10), (None, 20)))
-SCHEDULE_ACCEPTED = ("one of null, [[until_episode, max_steps], ..., [null, max_steps]] with increasing "
-                     "until_episode >= 1 and max_steps >= 1")
+SCHEDULE_ACCEPTED = (
+    "one of null, [[until_episode, max_steps], ..., [null, max_steps]] with increasing "
+    "until_episode >= 1 and max_steps >= 1"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -149,8 +152,7 @@ def test_episode_step_cap_by_hand():
 
 @pytest.mark.parametrize("schedule, t, std", [("constant", 60, 0.4), ("linear", 60, 0.25), ("exponential", 60, 0.2)])
 def test_action_noise_uses_the_scheduled_std(schedule, t, std):
-    agent = make(noise_std=0.4, noise_std_final=0.1, noise_decay_steps=120, learning_starts=40,
-                 noise_schedule=schedule)
+    agent = make(noise_std=0.4, noise_std_final=0.1, noise_decay_steps=120, learning_starts=40, noise_schedule=schedule)
     agent.learn(t)  # the std is a function of the env steps taken, warm-up included
     assert agent.exploration_std() == pytest.approx(std)
     obs = np.array([0.5], dtype=np.float32)
@@ -190,43 +192,62 @@ def test_curriculum_cannot_lengthen_episodes_nor_touch_evaluation():
 
 
 # ------------------------------------------------------------------ config
-@pytest.mark.parametrize("key, value, accepted", [
-    ("episode_length_schedule", ((50, 1000),), SCHEDULE_ACCEPTED),  # not open-ended
-    ("episode_length_schedule", ((100, 5), (50, 10), (None, 20)), SCHEDULE_ACCEPTED),  # not increasing
-    ("episode_length_schedule", ((None, 0),), SCHEDULE_ACCEPTED),
-    ("episode_length_schedule", ((None, 10), (None, 20)), SCHEDULE_ACCEPTED),
-    ("episode_length_schedule", ((0, 10), (None, 20)), SCHEDULE_ACCEPTED),
-    ("episode_length_schedule", ((5, 10, 1), (None, 20)), SCHEDULE_ACCEPTED),
-    ("episode_length_schedule", (), SCHEDULE_ACCEPTED),
-    ("episode_length_schedule", "long", SCHEDULE_ACCEPTED),
-    ("noise_schedule", "cosine", "one of 'constant', 'linear', 'exponential'"),
-    ("noise_decay_steps", 0, "[1, inf)"),
-    ("noise_std_final", -0.1, "[0, inf)"),
-    ("noisy_sigma0", -1.0, "[0, inf)"),
-    ("noisy_nets", "yes", "one of true, false"),
-])
+@pytest.mark.parametrize(
+    "key, value, accepted",
+    [
+        ("episode_length_schedule", ((50, 1000),), SCHEDULE_ACCEPTED),  # not open-ended
+        ("episode_length_schedule", ((100, 5), (50, 10), (None, 20)), SCHEDULE_ACCEPTED),  # not increasing
+        ("episode_length_schedule", ((None, 0),), SCHEDULE_ACCEPTED),
+        ("episode_length_schedule", ((None, 10), (None, 20)), SCHEDULE_ACCEPTED),
+        ("episode_length_schedule", ((0, 10), (None, 20)), SCHEDULE_ACCEPTED),
+        ("episode_length_schedule", ((5, 10, 1), (None, 20)), SCHEDULE_ACCEPTED),
+        ("episode_length_schedule", (), SCHEDULE_ACCEPTED),
+        ("episode_length_schedule", "long", SCHEDULE_ACCEPTED),
+        ("noise_schedule", "cosine", "one of 'constant', 'linear', 'exponential'"),
+        ("noise_decay_steps", 0, "[1, inf)"),
+        ("noise_std_final", -0.1, "[0, inf)"),
+        ("noisy_sigma0", -1.0, "[0, inf)"),
+        ("noisy_nets", "yes", "one of true, false"),
+    ],
+)
 def test_config_names_key_and_accepted_values(key, value, accepted):
     with pytest.raises(ValueError) as err:
         TD3Config(**{key: value, "noise_type": None})
     assert str(err.value) == f"hyperparameter '{key}' = {value!r} is out of range; accepted: {accepted}"
 
 
-@pytest.mark.parametrize("values, message", [
-    (dict(noisy_nets=True), "'noisy_nets' = True needs 'noise_type' = null"),
-    (dict(noise_schedule="linear", noise_type=None), "accepted with noise_type 'normal', got noise_type = null"),
-    (dict(noise_schedule="linear", noise_std=0.1, noise_std_final=0.2),
-     "'noise_std_final' = 0.2 is out of range; accepted with noise_schedule 'linear': [0, noise_std = 0.1]"),
-    (dict(noise_schedule="exponential", noise_std_final=0.0),
-     "'noise_std_final' = 0.0 is out of range; accepted with noise_schedule 'exponential': (0, noise_std = 0.1]"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (dict(noisy_nets=True), "'noisy_nets' = True needs 'noise_type' = null"),
+        (dict(noise_schedule="linear", noise_type=None), "accepted with noise_type 'normal', got noise_type = null"),
+        (
+            dict(noise_schedule="linear", noise_std=0.1, noise_std_final=0.2),
+            "'noise_std_final' = 0.2 is out of range; accepted with noise_schedule 'linear': [0, noise_std = 0.1]",
+        ),
+        (
+            dict(noise_schedule="exponential", noise_std_final=0.0),
+            "'noise_std_final' = 0.0 is out of range; accepted with noise_schedule 'exponential': (0, noise_std = 0.1]",
+        ),
+    ],
+)
 def test_config_rejects_exploration_settings_that_would_be_ignored(values, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
         TD3Config(**values)
 
 
 def test_options_from_yaml_values_and_hp_overrides():
-    cfg = build_config(TD3Config, dict([parse_override("episode_length_schedule=[[50, 1000], [null, 2000]]"),
-                                        parse_override("noisy_nets=true"), parse_override("noise_type=null")]), "--hp")
+    cfg = build_config(
+        TD3Config,
+        dict(
+            [
+                parse_override("episode_length_schedule=[[50, 1000], [null, 2000]]"),
+                parse_override("noisy_nets=true"),
+                parse_override("noise_type=null"),
+            ]
+        ),
+        "--hp",
+    )
     assert cfg.episode_length_schedule == ((50, 1000), (None, 2000)) and cfg.noisy_nets
     assert TD3Config(episode_length_schedule=[[3, 10], [None, 20]]).episode_length_schedule == ((3, 10), (None, 20))
     with pytest.raises(ConfigError, match="'episode_length_schedule' = \\[\\[50, 1000\\]\\] is out of range"):
@@ -236,10 +257,14 @@ def test_options_from_yaml_values_and_hp_overrides():
 
 
 # ------------------------------------------------------------------ end to end
-@pytest.mark.parametrize("options", [
-    dict(**NOISY, **CURRICULUM),
-    dict(noise_schedule="exponential", noise_std=0.3, noise_decay_steps=150, **CURRICULUM),
-], ids=["noisy-curriculum", "decay-curriculum"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(**NOISY, **CURRICULUM),
+        dict(noise_schedule="exponential", noise_std=0.3, noise_decay_steps=150, **CURRICULUM),
+    ],
+    ids=["noisy-curriculum", "decay-curriculum"],
+)
 def test_resumed_run_equals_uninterrupted_bit_for_bit(tmp_path, options):
     total, cut = 300, 150
     straight = make(**options).learn(total)
@@ -270,7 +295,9 @@ def test_noisy_learn_trains_sigma_and_save_load_roundtrip(tmp_path):
     agent.learn(120)
     assert agent.num_updates == 100 and agent.diagnose() is None
     # The actor update runs under weight noise, so the noise scales get gradients and move.
-    assert all((s - layer.weight_sigma).abs().max() > 1e-5 for s, layer in zip(sigma0, noisy_layers(agent.actor)))
+    assert all(
+        (s - layer.weight_sigma).abs().max() > 1e-5 for s, layer in zip(sigma0, noisy_layers(agent.actor), strict=True)
+    )
 
     loaded = TD3.load(agent.save(tmp_path / "model"), gym.make("TinyPoint-v0"))
     assert loaded.config == agent.config and len(noisy_layers(loaded.actor)) == 3

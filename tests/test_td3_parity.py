@@ -15,8 +15,17 @@ STEPS = 100
 
 def _sb3_and_ours(policy_delay: int):
     env = gym.make("Pendulum-v1")
-    kwargs = dict(learning_rate=1e-3, buffer_size=5000, learning_starts=0, batch_size=64, tau=0.005, gamma=0.98,
-                  policy_delay=policy_delay, target_policy_noise=0.2, target_noise_clip=0.5)
+    kwargs = dict(
+        learning_rate=1e-3,
+        buffer_size=5000,
+        learning_starts=0,
+        batch_size=64,
+        tau=0.005,
+        gamma=0.98,
+        policy_delay=policy_delay,
+        target_policy_noise=0.2,
+        target_noise_clip=0.5,
+    )
     sb3 = SB3TD3("MlpPolicy", env, policy_kwargs={"net_arch": [64, 64]}, seed=0, **kwargs)
     sb3.set_logger(configure(None, []))
     ours = TD3(env, TD3Config(net_arch=(64, 64), **kwargs), seed=1)  # other seed: weights are copied below
@@ -35,8 +44,14 @@ def _fill(sb3, env, n=2000, seed=0):
         action = rng.uniform(-2, 2, size=(1,)).astype(np.float32)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         done = terminated or truncated
-        sb3.replay_buffer.add(obs[None], next_obs[None], action[None] / 2.0, np.array([reward]), np.array([done]),
-                              [{"TimeLimit.truncated": truncated}])
+        sb3.replay_buffer.add(
+            obs[None],
+            next_obs[None],
+            action[None] / 2.0,
+            np.array([reward]),
+            np.array([done]),
+            [{"TimeLimit.truncated": truncated}],
+        )
         obs = env.reset()[0] if done else next_obs
 
 
@@ -59,13 +74,39 @@ def test_100_updates_match_sb3(policy_delay):
     ours.noise_gen.manual_seed(123)
     for b in batches:
         ones = torch.ones_like(b.rewards)
-        ours.train(Batch(b.observations, b.actions, b.rewards, b.next_observations, b.dones,
-                         ones * ours.config.gamma, ones, np.arange(len(ones))))
+        ours.train(
+            Batch(
+                b.observations,
+                b.actions,
+                b.rewards,
+                b.next_observations,
+                b.dones,
+                ones * ours.config.gamma,
+                ones,
+                np.arange(len(ones)),
+            )
+        )
 
-    theirs = _params([sb3.actor.mu, sb3.actor_target.mu, sb3.critic.qf0, sb3.critic.qf1,
-                      sb3.critic_target.qf0, sb3.critic_target.qf1])
-    mine = _params([ours.actor.mu, ours.actor_target.mu, ours.critic.qf0, ours.critic.qf1,
-                    ours.critic_target.qf0, ours.critic_target.qf1])
+    theirs = _params(
+        [
+            sb3.actor.mu,
+            sb3.actor_target.mu,
+            sb3.critic.qf0,
+            sb3.critic.qf1,
+            sb3.critic_target.qf0,
+            sb3.critic_target.qf1,
+        ]
+    )
+    mine = _params(
+        [
+            ours.actor.mu,
+            ours.actor_target.mu,
+            ours.critic.qf0,
+            ours.critic.qf1,
+            ours.critic_target.qf0,
+            ours.critic_target.qf1,
+        ]
+    )
     assert sb3._n_updates == ours.num_updates == STEPS
     diff = max((theirs[k] - mine[k]).abs().max().item() for k in theirs)
     assert diff < 1e-5

@@ -6,10 +6,10 @@ import optuna
 import pytest
 import yaml
 
-from harness.config import HYPERPARAMS_DIR, resolve, search
-from harness.tuning import tune
 from harness.agents import get_arm
+from harness.config import HYPERPARAMS_DIR, resolve, search
 from harness.errors import ConfigError
+from harness.tuning import tune
 
 TINY_SPACE = """
 learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}
@@ -18,14 +18,17 @@ n_steps: {type: int, low: 1, high: 3}
 """
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("gamma: {type: float, low: 0.9, high: 1.5}\n", "'gamma' = 1.5 is out of range"),
-    ("learning_rat: {type: float, low: 0.001, high: 0.01}\n", "unknown hyperparameter 'learning_rat'"),
-    ("learning_rate: {type: float, low: 0.0, high: 0.01, log: true}\n", "a log range needs low > 0"),
-    ("batch_size: {type: categorical, choices: []}\n", "categorical needs a non-empty list"),
-    ("tau: {type: uniform, low: 0.001, high: 0.01}\n", "expected {type: float|int|categorical"),
-    ("tau: {type: float, low: 0.01, high: 0.001}\n", "needs numbers low < high"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("gamma: {type: float, low: 0.9, high: 1.5}\n", "'gamma' = 1.5 is out of range"),
+        ("learning_rat: {type: float, low: 0.001, high: 0.01}\n", "unknown hyperparameter 'learning_rat'"),
+        ("learning_rate: {type: float, low: 0.0, high: 0.01, log: true}\n", "a log range needs low > 0"),
+        ("batch_size: {type: categorical, choices: []}\n", "categorical needs a non-empty list"),
+        ("tau: {type: uniform, low: 0.001, high: 0.01}\n", "expected {type: float|int|categorical"),
+        ("tau: {type: float, low: 0.01, high: 0.001}\n", "needs numbers low < high"),
+    ],
+)
 def test_bad_search_space_names_file_and_key(tmp_path, text, fragment):
     path = tmp_path / "space.yml"
     path.write_text(text)
@@ -63,30 +66,60 @@ def test_pruner_waits_for_learning_to_start():
 def run_tune(run_cli, tmp_path, *extra):
     space = tmp_path / "space.yml"
     space.write_text(TINY_SPACE)
-    return run_cli("tune", "--env", "Pendulum-v1", "--algo", "td3", "--steps", "400", "--eval-freq", "100",
-                   "--eval-episodes", "1", "--space", space, "--results", tmp_path / "results",
-                   "--tuned-dir", tmp_path / "tuned", "--study", "tiny", "--pruner", "none",
-                   "--seeds-per-trial", "2", *extra)
+    return run_cli(
+        "tune",
+        "--env",
+        "Pendulum-v1",
+        "--algo",
+        "td3",
+        "--steps",
+        "400",
+        "--eval-freq",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--space",
+        space,
+        "--results",
+        tmp_path / "results",
+        "--tuned-dir",
+        tmp_path / "tuned",
+        "--study",
+        "tiny",
+        "--pruner",
+        "none",
+        "--seeds-per-trial",
+        "2",
+        *extra,
+    )
 
 
 def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
-    code, out, err = run_tune(run_cli, tmp_path, "--trials", "3")
+    code, _out, err = run_tune(run_cli, tmp_path, "--trials", "3")
     assert code == 0, err
     storage = f"{tmp_path}/results/tuning/tiny/journal.log"
-    study = optuna.load_study(study_name="tiny", storage=optuna.storages.journal.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(storage)))
+    study = optuna.load_study(
+        study_name="tiny",
+        storage=optuna.storages.journal.JournalStorage(optuna.storages.journal.JournalFileBackend(storage)),
+    )
     first = [(t.number, t.params, t.value) for t in study.trials]
     assert len(first) == 3 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert all(t.user_attrs["seeds"] == [2 * t.number, 2 * t.number + 1] for t in study.trials)  # recorded
     for t in study.trials:  # the objective is the mean of the trial's two runs
-        finals = [json.loads(p.read_text())["result"]["final_return_mean"] for p in sorted(
-            (tmp_path / "results" / "tuning" / "tiny" / f"trial_{t.number:04d}").glob("td3/*/meta.json"))]
+        finals = [
+            json.loads(p.read_text())["result"]["final_return_mean"]
+            for p in sorted(
+                (tmp_path / "results" / "tuning" / "tiny" / f"trial_{t.number:04d}").glob("td3/*/meta.json")
+            )
+        ]
         assert len(finals) == 2 and t.value == pytest.approx(sum(finals) / 2)
 
-    code, out, err = run_tune(run_cli, tmp_path, "--trials", "5")  # same study: continues it
+    code, _out, err = run_tune(run_cli, tmp_path, "--trials", "5")  # same study: continues it
     assert code == 0, err
-    study = optuna.load_study(study_name="tiny", storage=optuna.storages.journal.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(storage)))
+    study = optuna.load_study(
+        study_name="tiny",
+        storage=optuna.storages.journal.JournalStorage(optuna.storages.journal.JournalFileBackend(storage)),
+    )
     assert len(study.trials) == 5 and [(t.number, t.params, t.value) for t in study.trials[:3]] == first
 
     tuned = yaml.safe_load((tmp_path / "tuned" / "td3" / "Pendulum-v1.yml").read_text())
@@ -105,9 +138,29 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
 def test_a_diverging_trial_fails_with_its_reason(run_cli, tmp_path):
     space = tmp_path / "space.yml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
-    code, out, err = run_cli("tune", "--env", "tiny_envs:NaNPoint-v0", "--algo", "td3", "--trials", "2",
-                             "--steps", "400", "--eval-freq", "100", "--eval-episodes", "1", "--space", space,
-                             "--results", tmp_path, "--tuned-dir", tmp_path / "tuned", "--study", "nan")
+    code, out, err = run_cli(
+        "tune",
+        "--env",
+        "tiny_envs:NaNPoint-v0",
+        "--algo",
+        "td3",
+        "--trials",
+        "2",
+        "--steps",
+        "400",
+        "--eval-freq",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--space",
+        space,
+        "--results",
+        tmp_path,
+        "--tuned-dir",
+        tmp_path / "tuned",
+        "--study",
+        "nan",
+    )
     assert code == 0, err
     assert "no trial completed" in out
     summary = (tmp_path / "tuning" / "nan" / "summary.md").read_text()
@@ -117,15 +170,40 @@ def test_a_diverging_trial_fails_with_its_reason(run_cli, tmp_path):
 def test_compare_uses_tuned_values_and_says_so(run_cli, tmp_path):
     folder = HYPERPARAMS_DIR / "tuned" / "td3"
     path = folder / "TinyPoint-v0.yml"
-    code, _, err = run_cli("compare", "--env", "tiny_envs:TinyPoint-v0", "--algos", "td3", "--hp-set", "tuned",
-                           "--dry-run", "--no-estimate", "--results", tmp_path)
+    code, _, err = run_cli(
+        "compare",
+        "--env",
+        "tiny_envs:TinyPoint-v0",
+        "--algos",
+        "td3",
+        "--hp-set",
+        "tuned",
+        "--dry-run",
+        "--no-estimate",
+        "--results",
+        tmp_path,
+    )
     assert code == 2 and "no tuned hyperparameters for td3 on TinyPoint-v0" in err and "make tune" in err
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        path.write_text(yaml.safe_dump({"hyperparameters": {"learning_rate": 0.0005, "net_arch": [32]},
-                                        "provenance": {"study": "s1"}}))
-        code, out, err = run_cli("compare", "--env", "tiny_envs:TinyPoint-v0", "--algos", "td3", "--hp-set",
-                                 "tuned", "--dry-run", "--no-estimate", "--results", tmp_path)
+        path.write_text(
+            yaml.safe_dump(
+                {"hyperparameters": {"learning_rate": 0.0005, "net_arch": [32]}, "provenance": {"study": "s1"}}
+            )
+        )
+        code, out, err = run_cli(
+            "compare",
+            "--env",
+            "tiny_envs:TinyPoint-v0",
+            "--algos",
+            "td3",
+            "--hp-set",
+            "tuned",
+            "--dry-run",
+            "--no-estimate",
+            "--results",
+            tmp_path,
+        )
         assert code == 0, err
         assert "hyperparams/tuned/td3/TinyPoint-v0.yml (tuned, study s1)" in out
         resolved = resolve.resolve(get_arm("td3"), "tiny_envs:TinyPoint-v0", tuned=True)

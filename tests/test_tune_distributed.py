@@ -15,8 +15,9 @@ from optuna.trial import TrialState
 
 from postgres import bindir, cluster
 
-pytestmark = pytest.mark.skipif(bindir() is None, reason="PostgreSQL is not installed (apt-get install postgresql; "
-                                                         ".ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    bindir() is None, reason="PostgreSQL is not installed (apt-get install postgresql; .ci/run installs it)"
+)
 TRIALS = 4
 
 
@@ -24,11 +25,45 @@ def worker(url, tmp_path):
     space = tmp_path / "space.yml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "tune", "--env", "Pendulum-v1", "--algo", "td3", "--trials", str(TRIALS),
-         "--steps", "1400", "--eval-freq", "200", "--eval-episodes", "1", "--hp", "net_arch=[16]",
-         "--space", str(space), "--storage", url, "--heartbeat", "1", "--pruner", "none", "--study", "shared",
-         "--results", str(tmp_path / "results"), "--tuned-dir", str(tmp_path / "tuned")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "tune",
+            "--env",
+            "Pendulum-v1",
+            "--algo",
+            "td3",
+            "--trials",
+            str(TRIALS),
+            "--steps",
+            "1400",
+            "--eval-freq",
+            "200",
+            "--eval-episodes",
+            "1",
+            "--hp",
+            "net_arch=[16]",
+            "--space",
+            str(space),
+            "--storage",
+            url,
+            "--heartbeat",
+            "1",
+            "--pruner",
+            "none",
+            "--study",
+            "shared",
+            "--results",
+            str(tmp_path / "results"),
+            "--tuned-dir",
+            str(tmp_path / "tuned"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_killed_worker_trial_is_failed_and_retried(tmp_path):
@@ -39,7 +74,8 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path):
         while time.monotonic() < deadline:  # wait until the first worker is inside a trial
             try:
                 running = optuna.load_study(study_name="shared", storage=storage).get_trials(
-                    deepcopy=False, states=(TrialState.RUNNING,))
+                    deepcopy=False, states=(TrialState.RUNNING,)
+                )
             except KeyError:
                 running = []
             if running:
@@ -50,7 +86,7 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path):
         time.sleep(1.0)
         os.killpg(doomed.pid, signal.SIGKILL)  # mid-trial: its trial is left RUNNING
         doomed.wait()
-        out, err = survivor.communicate(timeout=600)
+        _out, err = survivor.communicate(timeout=600)
         assert survivor.returncode == 0, err
 
         study = optuna.load_study(study_name="shared", storage=storage)

@@ -16,10 +16,39 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("watch")
     hp = root / "hp.yml"
     hp.write_text("td3:\n  all: {net_arch: [16, 16]}\nsb3-td3:\n  all: {net_arch: [16, 16]}\n")
-    proc = subprocess.run([sys.executable, "-m", "harness", "compare", "--env", "Pendulum-v1", "--algos", ",".join(ARMS),
-                           "--steps", "600", "--eval-freq", "300", "--eval-episodes", "2", "--seeds", "1",
-                           "--hp-file", str(hp), "--results", str(root), "--study", "w", "--progress", "quiet",
-                           "--no-estimate", "--no-report"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "compare",
+            "--env",
+            "Pendulum-v1",
+            "--algos",
+            ",".join(ARMS),
+            "--steps",
+            "600",
+            "--eval-freq",
+            "300",
+            "--eval-episodes",
+            "2",
+            "--seeds",
+            "1",
+            "--hp-file",
+            str(hp),
+            "--results",
+            str(root),
+            "--study",
+            "w",
+            "--progress",
+            "quiet",
+            "--no-estimate",
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return root / "w"
 
@@ -60,8 +89,16 @@ def test_a_run_without_a_final_model_acts_with_its_newest_checkpoint(tmp_path, c
         if step >= 400:
             raise Stop
 
-    spec = StudySpec("c", ("Pendulum-v1",), ("td3",), (0,), steps=1000, eval_freq=200, eval_episodes=2,
-                     hp_overrides={"net_arch": [16, 16]}).expand()[0]
+    spec = StudySpec(
+        "c",
+        ("Pendulum-v1",),
+        ("td3",),
+        (0,),
+        steps=1000,
+        eval_freq=200,
+        eval_episodes=2,
+        hp_overrides={"net_arch": [16, 16]},
+    ).expand()[0]
     with pytest.raises(Stop):  # as a run still training, or interrupted, looks: checkpoints, no final model
         execute(spec, tmp_path, policy=CheckpointPolicy(steps=200), on_eval=stop_at_400, passthrough=(Stop,))
     run = spec.run_dir(tmp_path)

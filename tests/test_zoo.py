@@ -10,7 +10,10 @@ from harness.errors import ConfigError
 def test_policy_kwargs_parsed_without_eval():
     assert zoo.parse_kwargs("dict(net_arch=[400, 300])", "x") == {"net_arch": [400, 300]}
     assert zoo.parse_kwargs("dict(log_std_init=-3, net_arch=[64, 64], activation_fn=nn.Tanh)", "x") == {
-        "log_std_init": -3, "net_arch": [64, 64], "activation_fn": "tanh"}
+        "log_std_init": -3,
+        "net_arch": [64, 64],
+        "activation_fn": "tanh",
+    }
     assert zoo.parse_kwargs("{'n_critics': 1, 'net_arch': [8]}", "x") == {"n_critics": 1, "net_arch": [8]}
 
 

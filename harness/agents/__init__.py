@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import sb3_contrib
+import stable_baselines3
 
 from custom_td3 import TD3, TD3Config
 from harness.agents import sb3
@@ -51,18 +53,61 @@ ARMS: dict[str, Arm] = {
     arm.name: arm
     for arm in (
         Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_our_td3, "td3-harness", load_our_td3),
-        Arm("sb3-td3", "Stable-Baselines3 TD3", sb3.SB3TD3Config, "td3", sb3.builder(sb3.TD3), "stable-baselines3",
-            sb3.loader(sb3.TD3)),
-        Arm("sb3-ddpg", "Stable-Baselines3 DDPG", sb3.SB3DDPGConfig, "ddpg", sb3.builder(sb3.DDPG),
-            "stable-baselines3", sb3.loader(sb3.DDPG)),
-        Arm("sb3-sac", "Stable-Baselines3 SAC", sb3.SB3SACConfig, "sac", sb3.builder(sb3.SAC), "stable-baselines3",
-            sb3.loader(sb3.SAC)),
-        Arm("sb3-tqc", "sb3-contrib TQC", sb3.SB3TQCConfig, "tqc", sb3.builder(sb3.TQC), "sb3-contrib",
-            sb3.loader(sb3.TQC)),
-        Arm("sb3-crossq", "sb3-contrib CrossQ", sb3.SB3CrossQConfig, "crossq", sb3.builder(sb3.CrossQ),
-            "sb3-contrib", sb3.loader(sb3.CrossQ)),
-        Arm("random", "Uniform random policy (the floor)", RandomConfig, None, build_random, "td3-harness",
-            load_random, sets_budget=False),
+        Arm(
+            "sb3-td3",
+            "Stable-Baselines3 TD3",
+            sb3.SB3TD3Config,
+            "td3",
+            sb3.builder(stable_baselines3.TD3),
+            "stable-baselines3",
+            sb3.loader(stable_baselines3.TD3),
+        ),
+        Arm(
+            "sb3-ddpg",
+            "Stable-Baselines3 DDPG",
+            sb3.SB3DDPGConfig,
+            "ddpg",
+            sb3.builder(stable_baselines3.DDPG),
+            "stable-baselines3",
+            sb3.loader(stable_baselines3.DDPG),
+        ),
+        Arm(
+            "sb3-sac",
+            "Stable-Baselines3 SAC",
+            sb3.SB3SACConfig,
+            "sac",
+            sb3.builder(stable_baselines3.SAC),
+            "stable-baselines3",
+            sb3.loader(stable_baselines3.SAC),
+        ),
+        Arm(
+            "sb3-tqc",
+            "sb3-contrib TQC",
+            sb3.SB3TQCConfig,
+            "tqc",
+            sb3.builder(sb3_contrib.TQC),
+            "sb3-contrib",
+            sb3.loader(sb3_contrib.TQC),
+        ),
+        Arm(
+            "sb3-crossq",
+            "sb3-contrib CrossQ",
+            sb3.SB3CrossQConfig,
+            "crossq",
+            sb3.builder(sb3_contrib.CrossQ),
+            "sb3-contrib",
+            sb3.loader(sb3_contrib.CrossQ),
+        ),
+        Arm(
+            "random",
+            "Uniform random policy (the floor)",
+            RandomConfig,
+            None,
+            build_random,
+            "td3-harness",
+            load_random,
+            sets_budget=False,
+        ),
     )
 }
 

@@ -53,8 +53,11 @@ class RandomAgent:
 
     def save(self, path: Path) -> Path:
         path = Path(path).with_suffix(".json")
-        path.write_text(json.dumps({"policy": "uniform random", "low": self.low.tolist(),
-                                    "high": self.high.tolist(), "seed": self.seed}))
+        path.write_text(
+            json.dumps(
+                {"policy": "uniform random", "low": self.low.tolist(), "high": self.high.tolist(), "seed": self.seed}
+            )
+        )
         return path
 
     @property
@@ -66,9 +69,12 @@ class RandomAgent:
 
     def state_dict(self) -> dict[str, Any]:
         env_rng = getattr(self.env.unwrapped, "np_random", None)
-        return {"train_rng": self.train_rng.bit_generator.state, "eval_rng": self.eval_rng.bit_generator.state,
-                "num_timesteps": self.num_timesteps,
-                "env_rng": env_rng.bit_generator.state if env_rng is not None else None}
+        return {
+            "train_rng": self.train_rng.bit_generator.state,
+            "eval_rng": self.eval_rng.bit_generator.state,
+            "num_timesteps": self.num_timesteps,
+            "env_rng": env_rng.bit_generator.state if env_rng is not None else None,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.train_rng.bit_generator.state = state["train_rng"]

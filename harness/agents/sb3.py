@@ -20,8 +20,6 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
-from sb3_contrib import TQC, CrossQ
-from stable_baselines3 import DDPG, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
@@ -40,8 +38,10 @@ def ours(name: str, default: Any = dataclasses.MISSING, *, policy_kwarg: bool = 
     ``default`` where the SB3 algorithm's own default differs; ``policy_kwarg`` if SB3 takes it
     through ``policy_kwargs``."""
     f = _OURS[name]
-    return dataclasses.field(default=f.default if default is dataclasses.MISSING else default,
-                             metadata={**f.metadata, "policy_kwarg": policy_kwarg})
+    return dataclasses.field(
+        default=f.default if default is dataclasses.MISSING else default,
+        metadata={**f.metadata, "policy_kwarg": policy_kwarg},
+    )
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,9 @@ class OffPolicyCore:
     train_freq_unit: str = ours("train_freq_unit")
     gradient_steps: int = ours("gradient_steps")
     n_steps: int = ours("n_steps")
-    noise_type: str | None = hp(None, "Exploration noise added to the actor's action",
-                                choices=(None, "normal", "ornstein-uhlenbeck"))
+    noise_type: str | None = hp(
+        None, "Exploration noise added to the actor's action", choices=(None, "normal", "ornstein-uhlenbeck")
+    )
     noise_std: float = hp(0.1, "Std of the exploration noise, in units of the normalized action", low=0)
     activation_fn: str = ours("activation_fn", policy_kwarg=True)
 
@@ -103,19 +104,31 @@ def _entropy_setting(v: Any) -> bool:
 class MaxEntropyFields:
     """The entropy and exploration settings of SAC and the methods built on it (TQC, CrossQ)."""
 
-    ent_coef: str | float = hp("auto", "Entropy coefficient: 'auto' (learned), 'auto_<initial>' or a fixed number",
-                               predicate=_entropy_setting, accepted_text="'auto', 'auto_<float>' or a number")
-    target_entropy: str | float = hp("auto", "Entropy target when ent_coef is learned: 'auto' is -dim(action)",
-                                     predicate=_entropy_setting, accepted_text="'auto' or a number")
-    use_sde: bool = hp(False, "Generalized state-dependent exploration instead of independent noise",
-                       choices=(False, True))
-    sde_sample_freq: int = hp(-1, "With use_sde: resample the noise matrix every N steps (-1: per rollout)",
-                              low=1, also=(-1,))
-    use_sde_at_warmup: bool = hp(False, "Use gSDE instead of uniform actions before learning starts",
-                                 choices=(False, True))
+    ent_coef: str | float = hp(
+        "auto",
+        "Entropy coefficient: 'auto' (learned), 'auto_<initial>' or a fixed number",
+        predicate=_entropy_setting,
+        accepted_text="'auto', 'auto_<float>' or a number",
+    )
+    target_entropy: str | float = hp(
+        "auto",
+        "Entropy target when ent_coef is learned: 'auto' is -dim(action)",
+        predicate=_entropy_setting,
+        accepted_text="'auto' or a number",
+    )
+    use_sde: bool = hp(
+        False, "Generalized state-dependent exploration instead of independent noise", choices=(False, True)
+    )
+    sde_sample_freq: int = hp(
+        -1, "With use_sde: resample the noise matrix every N steps (-1: per rollout)", low=1, also=(-1,)
+    )
+    use_sde_at_warmup: bool = hp(
+        False, "Use gSDE instead of uniform actions before learning starts", choices=(False, True)
+    )
     log_std_init: float = hp(-3.0, "Initial log standard deviation of the policy", policy_kwarg=True)
-    use_expln: bool = hp(False, "With use_sde: expln instead of exp to keep the std positive",
-                         choices=(False, True), policy_kwarg=True)
+    use_expln: bool = hp(
+        False, "With use_sde: expln instead of exp to keep the std positive", choices=(False, True), policy_kwarg=True
+    )
 
 
 @dataclass(frozen=True)
@@ -147,17 +160,20 @@ class SB3CrossQConfig(MaxEntropyFields, OffPolicyCore):
 
     COMPOUND: ClassVar[dict[str, dict[str, str]]] = {"net_arch": {"pi": "net_arch_pi", "qf": "net_arch_qf"}}
 
-    net_arch_pi: tuple[int, ...] = hp((256, 256), "Actor hidden layer sizes (net_arch: {pi: ...})", low=1,
-                                      policy_kwarg=True)
-    net_arch_qf: tuple[int, ...] = hp((1024, 1024), "Critic hidden layer sizes (net_arch: {qf: ...})", low=1,
-                                      policy_kwarg=True)
+    net_arch_pi: tuple[int, ...] = hp(
+        (256, 256), "Actor hidden layer sizes (net_arch: {pi: ...})", low=1, policy_kwarg=True
+    )
+    net_arch_qf: tuple[int, ...] = hp(
+        (1024, 1024), "Critic hidden layer sizes (net_arch: {qf: ...})", low=1, policy_kwarg=True
+    )
     policy_delay: int = hp(3, "Critic updates per actor update", low=1)
     n_critics: int = hp(2, "Number of critics", low=1, policy_kwarg=True)
     batch_norm: bool = hp(True, "Batch Renormalization in actor and critics", choices=(True, False), policy_kwarg=True)
     batch_norm_momentum: float = hp(0.01, "Momentum of the running statistics", low=0, high=1, policy_kwarg=True)
     batch_norm_eps: float = hp(1e-3, "Epsilon of the normalization", low=0, low_open=True, policy_kwarg=True)
-    renorm_warmup_steps: int = hp(100_000, "Updates before Batch Renormalization's corrections are fully on",
-                                  low=0, policy_kwarg=True)
+    renorm_warmup_steps: int = hp(
+        100_000, "Updates before Batch Renormalization's corrections are fully on", low=0, policy_kwarg=True
+    )
 
 
 def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str, Any]:
@@ -171,8 +187,10 @@ def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str,
         else:
             values[name] = value
     if "net_arch_pi" in policy_kwargs:  # compound widths (CrossQ): SB3's dict form
-        policy_kwargs["net_arch"] = {"pi": list(policy_kwargs.pop("net_arch_pi")),
-                                     "qf": list(policy_kwargs.pop("net_arch_qf"))}
+        policy_kwargs["net_arch"] = {
+            "pi": list(policy_kwargs.pop("net_arch_pi")),
+            "qf": list(policy_kwargs.pop("net_arch_qf")),
+        }
     else:
         policy_kwargs["net_arch"] = list(policy_kwargs["net_arch"])
     policy_kwargs["activation_fn"] = ACTIVATION_CLASSES[policy_kwargs["activation_fn"]]
@@ -182,7 +200,9 @@ def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str,
     values["train_freq"] = (values["train_freq"], unit)
     noise_type, std = values.pop("noise_type"), values.pop("noise_std")
     n = action_space.shape[0]
-    noise_cls = {None: None, "normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[noise_type]
+    noise_cls = {None: None, "normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[
+        noise_type
+    ]
     values["action_noise"] = noise_cls(mean=np.zeros(n), sigma=std * np.ones(n)) if noise_cls else None
     values["policy_kwargs"] = policy_kwargs
     return values
@@ -206,10 +226,10 @@ class SB3Agent:
         self.model = model
 
     @classmethod
-    def build(cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: OffPolicyCore, seed: int,
-              device: str) -> SB3Agent:
-        model = algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0,
-                         **sb3_kwargs(config, env.action_space))
+    def build(
+        cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: OffPolicyCore, seed: int, device: str
+    ) -> SB3Agent:
+        model = algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0, **sb3_kwargs(config, env.action_space))
         return cls(model)
 
     @property
@@ -257,9 +277,11 @@ class SB3Agent:
         model, buffer = io.BytesIO(), io.BytesIO()
         self.model.save(model)
         self.model.save_replay_buffer(buffer)
-        return {"model": model.getvalue(), "replay_buffer": buffer.getvalue(),
-                "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                        "torch": torch.get_rng_state()}}
+        return {
+            "model": model.getvalue(),
+            "replay_buffer": buffer.getvalue(),
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         algo_cls, env, device = type(self.model), self.model.get_env(), self.model.device
@@ -272,13 +294,17 @@ class SB3Agent:
 
 def builder(algo_cls: type[BaseAlgorithm]) -> Callable[[gym.Env, OffPolicyCore, int, str], SB3Agent]:
     """A function building a new ``algo_cls`` learner from a typed config, as an Agent."""
+
     def build(env: gym.Env, config: OffPolicyCore, seed: int, device: str) -> SB3Agent:
         return SB3Agent.build(algo_cls, env, config, seed, device)
+
     return build
 
 
 def loader(algo_cls: type[BaseAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
     """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting."""
+
     def load(path: Path, env: gym.Env, device: str) -> SB3Agent:
         return SB3Agent(algo_cls.load(path, device=device))
+
     return load

@@ -16,6 +16,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
 
 def _int_at_least(low: int, words: str) -> Callable[[str], int]:
     """An argparse type: an integer of at least ``low``, with an error naming what was given."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -24,6 +25,7 @@ def _int_at_least(low: int, words: str) -> Callable[[str], int]:
         if value < low:
             raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
         return value
+
     return parse
 
 
@@ -37,7 +39,8 @@ def study_name(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a plain study name; accepted: letters, digits and . _ + = - (not starting "
             "with . or -, no '..', no path separators); results go to <results>/<study>/, choose the "
-            "root with --results")
+            "root with --results"
+        )
     return text
 
 

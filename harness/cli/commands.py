@@ -28,8 +28,10 @@ def cmd_reference_scores(args: argparse.Namespace) -> int:
         resolve_env_id(env_id)
         score = measure_random(env_id, args.episodes)
         ref = reference.lookup(env_id)
-        print(f"{env_name(env_id)}:\n  random: {score:.2f}  # uniform random actions, {args.episodes} episodes "
-              f"of the evaluation protocol\n  threshold: {ref.threshold}  # {ref.source}")
+        print(
+            f"{env_name(env_id)}:\n  random: {score:.2f}  # uniform random actions, {args.episodes} episodes "
+            f"of the evaluation protocol\n  threshold: {ref.threshold}  # {ref.source}"
+        )
     return 0
 
 
@@ -44,9 +46,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     env_id = resolve_env_id(args.env)
     threads = args.threads or available_cores()
-    print(f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {threads} torch thread(s), "
-          f"{args.rounds} alternating rounds; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{available_cores()} cores")
+    print(
+        f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {threads} torch thread(s), "
+        f"{args.rounds} alternating rounds; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{available_cores()} cores"
+    )
     rates = bench.run(env_id, args.steps, args.warmup, args.rounds, threads)
     for line in bench.summary(rates, env_id):
         print(line)

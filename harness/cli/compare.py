@@ -39,19 +39,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     def start(device: str, jobs: int, threads: int, executor: Executor | None) -> int:
         study = StudySpec(
-            name=args.study or default_study_name(envs, args.budget, args.steps), envs=envs, arms=arms,
-            seeds=seeds_from(args.seeds, args.seed_offset), budget=args.budget, steps=args.steps,
-            eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, device=device,
-            hp_files=tuple(args.hp_file), hp_overrides=overrides, hp_set=args.hp_set)
-        return run_compare(study, args.results, jobs, threads, display, dry_run=args.dry_run,
-                           assume_yes=args.yes, estimate=not args.no_estimate, report=not args.no_report,
-                           policy=policy, executor=executor)
+            name=args.study or default_study_name(envs, args.budget, args.steps),
+            envs=envs,
+            arms=arms,
+            seeds=seeds_from(args.seeds, args.seed_offset),
+            budget=args.budget,
+            steps=args.steps,
+            eval_freq=args.eval_freq,
+            eval_episodes=args.eval_episodes,
+            device=device,
+            hp_files=tuple(args.hp_file),
+            hp_overrides=overrides,
+            hp_set=args.hp_set,
+        )
+        return run_compare(
+            study,
+            args.results,
+            jobs,
+            threads,
+            display,
+            dry_run=args.dry_run,
+            assume_yes=args.yes,
+            estimate=not args.no_estimate,
+            report=not args.no_report,
+            policy=policy,
+            executor=executor,
+        )
 
     if args.backend == "ray":
         return compare_on_ray(args, policy, display, start)
     if args.checkpoint_uri:
-        raise UsageError("--checkpoint-uri applies to --backend ray; local runs keep their checkpoints in their "
-                         "run directories")
+        raise UsageError(
+            "--checkpoint-uri applies to --backend ray; local runs keep their checkpoints in their run directories"
+        )
     jobs = args.jobs or available_cores()
     device = resolve_device(args.device, torch.cuda.is_available(), f"torch {torch.__version__}")
     return start(device, jobs, threads_per_run(jobs), None)
@@ -75,10 +95,20 @@ def compare_on_ray(args: argparse.Namespace, policy: CheckpointPolicy, display: 
         return start(device, jobs, threads, executor)
 
 
-def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, display: Display, *,
-                dry_run: bool = False, assume_yes: bool = False, estimate: bool = True,
-                report: bool = True, policy: CheckpointPolicy = CheckpointPolicy(),
-                executor: Executor | None = None) -> int:
+def run_compare(
+    study: StudySpec,
+    results_root: Path,
+    jobs: int,
+    threads: int,
+    display: Display,
+    *,
+    dry_run: bool = False,
+    assume_yes: bool = False,
+    estimate: bool = True,
+    report: bool = True,
+    policy: CheckpointPolicy = CheckpointPolicy(),
+    executor: Executor | None = None,
+) -> int:
     """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
     if not dry_run:
         check_writable(results_root, study.name)
@@ -94,6 +124,9 @@ def run_compare(study: StudySpec, results_root: Path, jobs: int, threads: int, d
         path = write_report(Path(results_root) / study.name)
         display.line(f"report: {path} and {path.with_suffix('.html')}")
     if failed:
-        display.line(f"{len(failed)} run(s) did not complete: "
-                     + ", ".join(f"{s['key']} ({s['status']})" for s in failed) + " (see their meta.json)")
+        display.line(
+            f"{len(failed)} run(s) did not complete: "
+            + ", ".join(f"{s['key']} ({s['status']})" for s in failed)
+            + " (see their meta.json)"
+        )
     return 1 if failed else 0

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("\ninterrupted: unfinished runs are marked in their meta.json; repeating the same command "
-              "skips complete runs and restarts the others", file=sys.stderr)
+        print(
+            "\ninterrupted: unfinished runs are marked in their meta.json; repeating the same command "
+            "skips complete runs and restarts the others",
+            file=sys.stderr,
+        )
         return 130

@@ -25,14 +25,26 @@ commands:
 
 def add_backend_options(p: argparse.ArgumentParser, what: str) -> None:
     """--backend, --ray-address and --max-retries, shared by compare and tune."""
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help=f"local: {what} as processes on this machine (default); ray: as Ray tasks, on the cluster "
-                        "at --ray-address or on Ray embedded here")
-    p.add_argument("--ray-address", metavar="HOST:PORT", default=os.environ.get("RAY_ADDRESS") or None,
-                   help="with --backend ray: the head node to join (default: $RAY_ADDRESS; unset: Ray starts "
-                        "embedded on this machine)")
-    p.add_argument("--max-retries", type=non_negative_int, default=3,
-                   help="with --backend ray: times a task whose worker or node dies is retried (default 3)")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help=f"local: {what} as processes on this machine (default); ray: as Ray tasks, on the cluster "
+        "at --ray-address or on Ray embedded here",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        default=os.environ.get("RAY_ADDRESS") or None,
+        help="with --backend ray: the head node to join (default: $RAY_ADDRESS; unset: Ray starts "
+        "embedded on this machine)",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=non_negative_int,
+        default=3,
+        help="with --backend ray: times a task whose worker or node dies is retried (default 3)",
+    )
 
 
 def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
@@ -49,16 +61,26 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     parser = argparse.ArgumentParser(prog="python -m harness", description=DESCRIPTION, allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("compare", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+    c = sub.add_parser(
+        "compare",
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         help="run a matched-budget study (envs x arms x seeds) and write its report",
         description="Run every arm on every env with every seed on the same budget, evaluate them with one "
-                    "protocol, and write results/<study>/ with a report.\n\nBudgets:\n" + "\n".join(
-                        f"  {p.name:<6} {p.fraction:>4.0%} of rl-zoo3's n_timesteps (at least 1,000 steps), "
-                        f"{p.evaluations} evaluations x {p.eval_episodes} episodes: {p.purpose}"
-                        for p in PRESETS.values()) + "\n\nArms:\n" + "\n".join(
-                        f"  {name:<10} {text}" for name, text in arms.items()))
-    c.add_argument("--env", required=True,
-                   help="gymnasium id(s) with a Box action space, comma-separated; 'module:EnvId' imports module first")
+        "protocol, and write results/<study>/ with a report.\n\nBudgets:\n"
+        + "\n".join(
+            f"  {p.name:<6} {p.fraction:>4.0%} of rl-zoo3's n_timesteps (at least 1,000 steps), "
+            f"{p.evaluations} evaluations x {p.eval_episodes} episodes: {p.purpose}"
+            for p in PRESETS.values()
+        )
+        + "\n\nArms:\n"
+        + "\n".join(f"  {name:<10} {text}" for name, text in arms.items()),
+    )
+    c.add_argument(
+        "--env",
+        required=True,
+        help="gymnasium id(s) with a Box action space, comma-separated; 'module:EnvId' imports module first",
+    )
     c.add_argument("--algos", default="td3,sb3-td3,sb3-ddpg", help=f"arms, comma-separated (known: {known})")
     c.add_argument("--seeds", type=positive_int, default=5, help="number of seeds per arm and env (seeds 0..N-1)")
     c.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
@@ -67,85 +89,153 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     c.add_argument("--eval-freq", type=positive_int, help="evaluate every N env steps (default: budget's schedule)")
     c.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (default: budget's)")
     c.add_argument("--jobs", type=positive_int, help="runs in parallel (default: the number of cores)")
-    c.add_argument("--study", type=study_name, help="study name (default: <envs>-<budget>); results go to <results>/<study>/")
-    c.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="torch device; auto picks cuda when available")
-    c.add_argument("--hp-file", action="append", type=Path, default=[],
-                   help="YAML of overrides {arm or all: {env id or all: {key: value}}}; repeatable")
-    c.add_argument("--hp-set", choices=["default", "tuned"], default="default",
-                   help="tuned: apply the best values of `tune` (hyperparams/tuned/<arm>/<env>.yml)")
-    c.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one hyperparameter for every arm, e.g. --hp net_arch=[64,64]; repeatable")
+    c.add_argument(
+        "--study", type=study_name, help="study name (default: <envs>-<budget>); results go to <results>/<study>/"
+    )
+    c.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device; auto picks cuda when available"
+    )
+    c.add_argument(
+        "--hp-file",
+        action="append",
+        type=Path,
+        default=[],
+        help="YAML of overrides {arm or all: {env id or all: {key: value}}}; repeatable",
+    )
+    c.add_argument(
+        "--hp-set",
+        choices=["default", "tuned"],
+        default="default",
+        help="tuned: apply the best values of `tune` (hyperparams/tuned/<arm>/<env>.yml)",
+    )
+    c.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one hyperparameter for every arm, e.g. --hp net_arch=[64,64]; repeatable",
+    )
     c.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
-    c.add_argument("--progress", choices=["auto", "live", "log", "quiet"], default="auto",
-                   help="live bars on a terminal, periodic log lines elsewhere (auto), or quiet")
+    c.add_argument(
+        "--progress",
+        choices=["auto", "live", "log", "quiet"],
+        default="auto",
+        help="live bars on a terminal, periodic log lines elsewhere (auto), or quiet",
+    )
     c.add_argument("--quiet", action="store_true", help="same as --progress quiet: only start/end lines")
     c.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
     c.add_argument("--yes", action="store_true", help="start even if the estimate exceeds two hours")
     c.add_argument("--no-estimate", action="store_true", help="skip the calibration that estimates wall-clock")
     c.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    c.add_argument("--checkpoint-every", type=positive_int, metavar="STEPS",
-                   help="checkpoint each run every STEPS env steps (default: every --checkpoint-minutes of work)")
-    c.add_argument("--checkpoint-minutes", type=float, default=10.0,
-                   help="with no --checkpoint-every: at most this many minutes of work at risk (default 10)")
+    c.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        metavar="STEPS",
+        help="checkpoint each run every STEPS env steps (default: every --checkpoint-minutes of work)",
+    )
+    c.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=10.0,
+        help="with no --checkpoint-every: at most this many minutes of work at risk (default 10)",
+    )
     add_backend_options(c, "runs")
-    c.add_argument("--checkpoint-uri", metavar="URI",
-                   help="with --backend ray: where checkpoints go, a path every node sees or a pyarrow.fs/fsspec "
-                        "URI such as s3://bucket/ckpt (default: the driver's results tree, sent through Ray)")
+    c.add_argument(
+        "--checkpoint-uri",
+        metavar="URI",
+        help="with --backend ray: where checkpoints go, a path every node sees or a pyarrow.fs/fsspec "
+        "URI such as s3://bucket/ckpt (default: the driver's results tree, sent through Ray)",
+    )
 
-    r = sub.add_parser("report", allow_abbrev=False, help="write results/<study>/report.md, a self-contained report.html and figures")
+    r = sub.add_parser(
+        "report", allow_abbrev=False, help="write results/<study>/report.md, a self-contained report.html and figures"
+    )
     r.add_argument("--study", required=True, type=study_name, help="study name under the results root")
     r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (reports are deterministic given it)")
 
-    rs = sub.add_parser("reference-scores", allow_abbrev=False, help="measure a uniform-random policy's score with the evaluation protocol")
+    rs = sub.add_parser(
+        "reference-scores",
+        allow_abbrev=False,
+        help="measure a uniform-random policy's score with the evaluation protocol",
+    )
     rs.add_argument("--env", required=True, help="gymnasium id(s), comma-separated")
     rs.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
 
-    b = sub.add_parser("bench", allow_abbrev=False, help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)")
+    b = sub.add_parser(
+        "bench", allow_abbrev=False, help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)"
+    )
     b.add_argument("--env", default="BipedalWalker-v3", help="env id (default BipedalWalker-v3)")
     b.add_argument("--steps", type=positive_int, default=1000, help="timed learning steps per measurement")
     b.add_argument("--warmup", type=positive_int, default=1000, help="random steps before timing")
     b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
     b.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
 
-    t = sub.add_parser("tune", allow_abbrev=False, help="an Optuna study for one arm on one env; its best values feed compare --hp-set tuned")
+    t = sub.add_parser(
+        "tune",
+        allow_abbrev=False,
+        help="an Optuna study for one arm on one env; its best values feed compare --hp-set tuned",
+    )
     t.add_argument("--env", required=True, help="gymnasium id with a Box action space")
     t.add_argument("--algo", required=True, help=f"the arm to tune (known: {known})")
     t.add_argument("--trials", type=positive_int, default=50, help="cap on finished trials in the study (default 50)")
-    t.add_argument("--budget", choices=list(PRESETS), default="quick", help="budget of each trial's runs (default quick)")
+    t.add_argument(
+        "--budget", choices=list(PRESETS), default="quick", help="budget of each trial's runs (default quick)"
+    )
     t.add_argument("--steps", type=positive_int, help="env steps per trial run, overriding the budget's size")
     t.add_argument("--eval-freq", type=positive_int, help="evaluate (and report to the pruner) every N env steps")
     t.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation")
     t.add_argument("--seeds-per-trial", type=positive_int, default=1, help="runs averaged per trial (default 1)")
-    t.add_argument("--storage", help="RDB URL shared by workers on several machines, e.g. postgresql://user@host/db "
-                                     "(default: a journal file under results/tuning/<study>/)")
-    t.add_argument("--study", type=study_name, help="study name (default: <arm>-<env>); re-running it continues the study")
+    t.add_argument(
+        "--storage",
+        help="RDB URL shared by workers on several machines, e.g. postgresql://user@host/db "
+        "(default: a journal file under results/tuning/<study>/)",
+    )
+    t.add_argument(
+        "--study", type=study_name, help="study name (default: <arm>-<env>); re-running it continues the study"
+    )
     t.add_argument("--jobs", type=positive_int, default=1, help="worker processes on the study (default 1)")
     t.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="default tpe")
     t.add_argument("--pruner", choices=["median", "halving", "none"], default="median", help="default median")
     t.add_argument("--seed", type=int, default=0, help="seed of the sampler and of the trials' runs")
     t.add_argument("--hp-file", action="append", type=Path, default=[], help="overrides applied under the trials")
-    t.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one hyperparameter under the trials (the space still wins for its keys)")
+    t.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one hyperparameter under the trials (the space still wins for its keys)",
+    )
     t.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     t.add_argument("--space", type=Path, help="search space YAML (default: hyperparams/search/<arm>.yml)")
-    t.add_argument("--heartbeat", type=positive_int, default=10,
-                   help="RDB storage: seconds between worker heartbeats; a trial 3 beats silent is failed and retried")
+    t.add_argument(
+        "--heartbeat",
+        type=positive_int,
+        default=10,
+        help="RDB storage: seconds between worker heartbeats; a trial 3 beats silent is failed and retried",
+    )
     t.add_argument("--tuned-dir", type=Path, help="where the best values go (default: hyperparams/tuned)")
     add_backend_options(t, "--jobs workers")
 
-    e = sub.add_parser("enjoy", allow_abbrev=False, help="run a saved model for N deterministic episodes and print returns")
+    e = sub.add_parser(
+        "enjoy", allow_abbrev=False, help="run a saved model for N deterministic episodes and print returns"
+    )
     e.add_argument("--run", required=True, type=Path, help="a run directory, results/<study>/<arm>/<env>_<seed>")
     e.add_argument("--episodes", type=positive_int, default=5, help="episodes (default 5)")
 
-    v = sub.add_parser("record", allow_abbrev=False, help="write an mp4 and a short GIF of a saved model acting (headless)")
+    v = sub.add_parser(
+        "record", allow_abbrev=False, help="write an mp4 and a short GIF of a saved model acting (headless)"
+    )
     v.add_argument("--run", required=True, type=Path, help="a run directory, results/<study>/<arm>/<env>_<seed>")
-    v.add_argument("--episodes", type=positive_int, default=1, help="episodes in the mp4 (default 1; the GIF shows the first)")
+    v.add_argument(
+        "--episodes", type=positive_int, default=1, help="episodes in the mp4 (default 1; the GIF shows the first)"
+    )
     v.add_argument("--out", type=Path, help="output folder (default: <run>/videos)")
 
-    h = sub.add_parser("hyperparams", allow_abbrev=False, help="list an arm's hyperparameters, accepted values and resolved values")
+    h = sub.add_parser(
+        "hyperparams", allow_abbrev=False, help="list an arm's hyperparameters, accepted values and resolved values"
+    )
     h.add_argument("arm", help=f"one of {known}")
     h.add_argument("--env", help="also show the values resolved for this env, with their sources")
     return parser

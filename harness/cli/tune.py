@@ -21,17 +21,33 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.tuning import tune
 
     env_id, arm = resolve_env_id(args.env), get_arm(args.algo).name
-    spec = tune.TuneSpec(study=args.study or f"{arm}-{env_name(env_id)}", arm=arm, env_id=env_id,
-                         trials=args.trials, budget=args.budget, steps=args.steps, eval_freq=args.eval_freq,
-                         eval_episodes=args.eval_episodes, seeds_per_trial=args.seeds_per_trial,
-                         storage=args.storage, sampler=args.sampler, pruner=args.pruner, seed=args.seed,
-                         hp_files=tuple(args.hp_file), hp_overrides=tuple(parse_override(o) for o in args.hp),
-                         space=args.space, tuned_dir=args.tuned_dir or tune.TUNED_DIR,
-                         heartbeat=args.heartbeat)
+    spec = tune.TuneSpec(
+        study=args.study or f"{arm}-{env_name(env_id)}",
+        arm=arm,
+        env_id=env_id,
+        trials=args.trials,
+        budget=args.budget,
+        steps=args.steps,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        seeds_per_trial=args.seeds_per_trial,
+        storage=args.storage,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        seed=args.seed,
+        hp_files=tuple(args.hp_file),
+        hp_overrides=tuple(parse_override(o) for o in args.hp),
+        space=args.space,
+        tuned_dir=args.tuned_dir or tune.TUNED_DIR,
+        heartbeat=args.heartbeat,
+    )
     base = spec.base_run()
-    print(f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
-          f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
-          f"pruner {spec.pruner} (no pruning before step {base.config.learning_starts:,})", flush=True)
+    print(
+        f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
+        f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
+        f"pruner {spec.pruner} (no pruning before step {base.config.learning_starts:,})",
+        flush=True,
+    )
     if args.backend == "ray":
         study = tune_on_ray(args, spec)
     else:

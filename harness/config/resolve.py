@@ -64,7 +64,9 @@ def _section(data: Any, key: str, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _apply(arm: ArmInfo, config: Any, values: dict[str, Any], where: str, n_timesteps: int | None) -> tuple[Any, int | None]:
+def _apply(
+    arm: ArmInfo, config: Any, values: dict[str, Any], where: str, n_timesteps: int | None
+) -> tuple[Any, int | None]:
     values = dict(values)
     if "n_timesteps" in values:
         n = values.pop("n_timesteps")
@@ -120,12 +122,15 @@ def resolve(
     if tuned:
         path = hp_dir / "tuned" / arm.name / f"{name}.yml"
         if not path.exists():
-            raise ConfigError(f"no tuned hyperparameters for {arm.name} on {name} (expected {_rel(path)}); "
-                              f"run `make tune ENV={name} ALGO={arm.name}` first")
+            raise ConfigError(
+                f"no tuned hyperparameters for {arm.name} on {name} (expected {_rel(path)}); "
+                f"run `make tune ENV={name} ALGO={arm.name}` first"
+            )
         data = yamlio.load_file(path) or {}
         study = (data.get("provenance") or {}).get("study", "?")
-        config, n_timesteps = _apply(arm, config, _section(data, "hyperparameters", str(path)),
-                                     f"{_rel(path)} [hyperparameters]", n_timesteps)
+        config, n_timesteps = _apply(
+            arm, config, _section(data, "hyperparameters", str(path)), f"{_rel(path)} [hyperparameters]", n_timesteps
+        )
         sources.append(f"{_rel(path)} (tuned, study {study})")
 
     for file in hp_files:

@@ -62,12 +62,15 @@ def hp(
         text += "".join(f" or {a!r}" for a in also)
 
         def ok(x: float) -> bool:
-            return not (isinstance(x, float) and math.isnan(x)) and not (
-                low is not None and (x < low or (low_open and x == low))) and not (
-                high is not None and (x > high or (high_open and x == high)))
+            return (
+                not (isinstance(x, float) and math.isnan(x))
+                and not (low is not None and (x < low or (low_open and x == low)))
+                and not (high is not None and (x > high or (high_open and x == high)))
+            )
 
         def check(v: Any) -> bool:
             return v in also or all(ok(x) for x in (v if isinstance(v, tuple) else (v,)))
+
     meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg, verbatim=False)
     return dataclasses.field(default=default, metadata=meta)
 
@@ -88,8 +91,9 @@ def _type_name(tp: Any) -> str:
         item = typing.get_args(tp)[0]
         names = {int: "integers", float: "floats", str: "strings"}
         return "a list of " + names.get(item, "lists" if typing.get_origin(item) is tuple else str(item))
-    return {int: "an integer", float: "a float", str: "a string", bool: "true/false",
-            type(None): "null"}.get(tp, str(tp))
+    return {int: "an integer", float: "a float", str: "a string", bool: "true/false", type(None): "null"}.get(
+        tp, str(tp)
+    )
 
 
 def fields_of(cls: type) -> dict[str, tuple[dataclasses.Field, Any]]:
@@ -158,13 +162,10 @@ def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | 
             value = _coerce(raw, tp)
         except TypeError:
             raise ConfigError(
-                f"{where}: hyperparameter '{key}' is {raw!r} ({type(raw).__name__}); "
-                f"accepted: {accepted(f, tp)}"
+                f"{where}: hyperparameter '{key}' is {raw!r} ({type(raw).__name__}); accepted: {accepted(f, tp)}"
             ) from None
         if not f.metadata.get("check", lambda v: True)(value):
-            raise ConfigError(
-                f"{where}: hyperparameter '{key}' = {raw!r} is out of range; accepted: {accepted(f, tp)}"
-            )
+            raise ConfigError(f"{where}: hyperparameter '{key}' = {raw!r} is out of range; accepted: {accepted(f, tp)}")
         data[key] = value
     try:
         return cls(**data)
@@ -188,11 +189,13 @@ def _expand_compound(cls: type, values: Mapping[str, Any], where: str) -> dict[s
         elif isinstance(raw, Mapping):
             for part, value in raw.items():
                 if part not in parts:
-                    raise ConfigError(f"{where}: hyperparameter '{key}' has no part '{part}'; "
-                                      f"accepted: a list, or a mapping with keys {', '.join(parts)}")
+                    raise ConfigError(
+                        f"{where}: hyperparameter '{key}' has no part '{part}'; "
+                        f"accepted: a list, or a mapping with keys {', '.join(parts)}"
+                    )
                 out[parts[part]] = value
         else:
-            out.update({name: raw for name in parts.values()})
+            out.update(dict.fromkeys(parts.values(), raw))
     return out
 
 

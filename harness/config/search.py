@@ -67,8 +67,13 @@ def load_space(arm: ArmInfo, path: Path | None = None) -> dict[str, Param]:
                 raise ConfigError(f"{where}: needs numbers low < high, got low={low!r} high={high!r}")
             if entry.get("log") and low <= 0:
                 raise ConfigError(f"{where}: a log range needs low > 0, got {low}")
-            param = Param(name, kind, float(low) if kind == "float" else int(low),
-                          float(high) if kind == "float" else int(high), bool(entry.get("log", False)))
+            param = Param(
+                name,
+                kind,
+                float(low) if kind == "float" else int(low),
+                float(high) if kind == "float" else int(high),
+                bool(entry.get("log", False)),
+            )
             probes = [param.low, param.high]
         unknown = set(entry) - {"type", "low", "high", "log", "choices"}
         if unknown:
@@ -95,5 +100,4 @@ def sample(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
 
 def decode(params: dict[str, Any], space: dict[str, Param]) -> dict[str, Any]:
     """Optuna's stored params (labels) back to hyperparameter values."""
-    return {k: space[k].labels()[v] if k in space and space[k].kind == "categorical" else v
-            for k, v in params.items()}
+    return {k: space[k].labels()[v] if k in space and space[k].kind == "categorical" else v for k, v in params.items()}

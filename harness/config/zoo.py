@@ -38,7 +38,7 @@ def zoo_version() -> str:
     return metadata.version("rl_zoo3")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_zoo_file(algo: str) -> dict[str, Any]:
     """The raw YAML mapping of ``rl_zoo3/hyperparams/<algo>.yml``."""
     path = resources.files("rl_zoo3") / "hyperparams" / f"{algo}.yml"
@@ -51,8 +51,9 @@ def load_zoo_file(algo: str) -> dict[str, Any]:
 #: Envs the zoo tunes under an earlier version only. Gymnasium's MuJoCo v5 envs keep v4's
 #: observations, actions and rewards (v5 fixes bugs and adds options), so v4's tuned values
 #: are the zoo's best guess for them; the run records which entry it used.
-ZOO_ALIASES = {f"{name}-v5": f"{name}-v4" for name in
-               ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer")}
+ZOO_ALIASES = {
+    f"{name}-v5": f"{name}-v4" for name in ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer")
+}
 
 
 def lookup(algo: str, env_id: str) -> ZooEntry | None:
@@ -97,8 +98,18 @@ def convert_entry(raw: dict[str, Any], where: str) -> tuple[int, dict[str, Any]]
                 out["train_freq"] = value
         elif key == "policy_kwargs":
             out.update(parse_kwargs(value, where) if isinstance(value, str) else dict(value))
-        elif key in ("normalize", "env_wrapper", "vec_env_wrapper", "frame_stack", "callback",
-                     "n_envs", "env_kwargs", "monitor_kwargs", "replay_buffer_class", "replay_buffer_kwargs"):
+        elif key in (
+            "normalize",
+            "env_wrapper",
+            "vec_env_wrapper",
+            "frame_stack",
+            "callback",
+            "n_envs",
+            "env_kwargs",
+            "monitor_kwargs",
+            "replay_buffer_class",
+            "replay_buffer_kwargs",
+        ):
             raise ConfigError(
                 f"{where}: zoo key '{key}' configures the environment or training loop, which the harness "
                 "keeps identical for every arm; list the env in hyperparams/ with explicit values instead"
@@ -137,7 +148,7 @@ def _literal(node: ast.AST, where: str, text: str) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
         return {kw.arg: _literal(kw.value, where, text) for kw in node.keywords}
     if isinstance(node, ast.Dict):
-        return {_literal(k, where, text): _literal(v, where, text) for k, v in zip(node.keys, node.values)}
+        return {_literal(k, where, text): _literal(v, where, text) for k, v in zip(node.keys, node.values, strict=True)}
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_literal(e, where, text) for e in node.elts]
     if isinstance(node, ast.Constant):

@@ -11,9 +11,15 @@ from harness.run import runner
 from harness.study.plan import Plan
 
 
-def run_plan(plan: Plan, results_root: Path, jobs: int, threads: int, display: Display,
-             policy: runner.CheckpointPolicy = runner.CheckpointPolicy(),
-             executor: Executor | None = None) -> list[dict[str, Any]]:
+def run_plan(
+    plan: Plan,
+    results_root: Path,
+    jobs: int,
+    threads: int,
+    display: Display,
+    policy: runner.CheckpointPolicy = runner.CheckpointPolicy(),
+    executor: Executor | None = None,
+) -> list[dict[str, Any]]:
     """Run the plan's runs on ``executor`` (default: a local pool of ``jobs`` processes); one summary per run."""
     for r in plan.to_run:
         if plan.actions[r.key] == "supersede":

@@ -57,8 +57,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     os._exit(0)
 
 
-def _work(spec: RunSpec, results_root: Path, threads: int, events: Any,
-          policy: runner.CheckpointPolicy) -> dict[str, Any]:
+def _work(
+    spec: RunSpec, results_root: Path, threads: int, events: Any, policy: runner.CheckpointPolicy
+) -> dict[str, Any]:
     global _active_run
     if _stopping:
         return {"key": spec.key, "status": "cancelled"}

@@ -51,8 +51,9 @@ class Display:
         elif kind == "busy":
             self.line(f"busy   {key}: {event.get('reason')}")
         elif kind == "done":
-            self.line(f"done   {key}  final eval {_ret(event.get('last_return'))}  "
-                      f"{event.get('steps_per_s', 0):.0f} steps/s")
+            self.line(
+                f"done   {key}  final eval {_ret(event.get('last_return'))}  {event.get('steps_per_s', 0):.0f} steps/s"
+            )
         elif kind == "failed":
             self.line(f"FAILED {key}: {event.get('error')}")
         else:
@@ -79,9 +80,11 @@ class LogDisplay(Display):
             return
         self.last[key] = now
         rate = state.get("steps_per_s")
-        self.line(f"       {key}  {state.get('steps', 0):,}/{state['total']:,} steps  "
-                  f"{f'{rate:.0f}' if rate else '-'} steps/s  eval {_ret(state.get('last_return'))}  "
-                  f"ETA {fmt_duration(_eta(state))}")
+        self.line(
+            f"       {key}  {state.get('steps', 0):,}/{state['total']:,} steps  "
+            f"{f'{rate:.0f}' if rate else '-'} steps/s  eval {_ret(state.get('last_return'))}  "
+            f"ETA {fmt_duration(_eta(state))}"
+        )
 
 
 class LiveDisplay(Display):
@@ -115,8 +118,9 @@ class LiveDisplay(Display):
     def handle(self, event: dict[str, Any]) -> None:
         key = event["key"]
         if key not in self.tasks and event["event"] == "start":
-            self.tasks[key] = self.bars.add_task(key, total=event["total"], completed=event.get("steps", 0),
-                                                 rate="-", ret="-", eta="?")
+            self.tasks[key] = self.bars.add_task(
+                key, total=event["total"], completed=event.get("steps", 0), rate="-", ret="-", eta="?"
+            )
         super().handle(event)
         if event["event"] in ("done", "failed") and key in self.tasks:
             self.bars.update(self.tasks[key], completed=self.state[key].get("steps", 0), eta="0s")
@@ -124,9 +128,13 @@ class LiveDisplay(Display):
     def progress(self, key: str, state: dict[str, Any]) -> None:
         if key in self.tasks:
             rate = state.get("steps_per_s")
-            self.bars.update(self.tasks[key], completed=state.get("steps", 0),
-                             rate=f"{rate:.0f}" if rate else "-", ret=_ret(state.get("last_return")),
-                             eta=fmt_duration(_eta(state)))
+            self.bars.update(
+                self.tasks[key],
+                completed=state.get("steps", 0),
+                rate=f"{rate:.0f}" if rate else "-",
+                ret=_ret(state.get("last_return")),
+                eta=fmt_duration(_eta(state)),
+            )
 
 
 def make_display(mode: str) -> Display:

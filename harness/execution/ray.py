@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -44,8 +43,10 @@ def require_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise UsageError(f"--backend ray needs Ray, which is not installed here: {INSTALL_HINT} "
-                         "(the Makefile's .venv has it through the dev extra)") from None
+        raise UsageError(
+            f"--backend ray needs Ray, which is not installed here: {INSTALL_HINT} "
+            "(the Makefile's .venv has it through the dev extra)"
+        ) from None
     return ray
 
 
@@ -101,14 +102,18 @@ def _check_reachable(address: str) -> None:
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise UsageError(f"--ray-address {address!r}: expected host:port of the head node "
-                         "(ray start --head prints it; port 6379 by default)")
+        raise UsageError(
+            f"--ray-address {address!r}: expected host:port of the head node "
+            "(ray start --head prints it; port 6379 by default)"
+        )
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise UsageError(f"--ray-address {address}: no Ray head answers there ({exc.strerror or exc}); start one "
-                         "with `ray start --head --port=<port>`, or unset RAY_ADDRESS to run Ray embedded "
-                         "on this machine") from None
+        raise UsageError(
+            f"--ray-address {address}: no Ray head answers there ({exc.strerror or exc}); start one "
+            "with `ray start --head --port=<port>`, or unset RAY_ADDRESS to run Ray embedded "
+            "on this machine"
+        ) from None
 
 
 class Sink:
@@ -180,8 +185,9 @@ def start_sink(results_root: Path) -> Any:
     return ray.remote(Sink).options(num_cpus=0, scheduling_strategy=here).remote(str(results_root))
 
 
-def run_on_node(spec: RunSpec, threads: int, policy: runner.CheckpointPolicy, store: checkpoint.Store,
-                sink: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+def run_on_node(
+    spec: RunSpec, threads: int, policy: runner.CheckpointPolicy, store: checkpoint.Store, sink: Any
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """A Ray task: the run in a scratch directory of this node, resumed from the store's newest
     checkpoint if it has one, each new checkpoint copied to the store. Returns the runner's summary
     and the run directory's files."""
@@ -206,9 +212,11 @@ def run_on_node(spec: RunSpec, threads: int, policy: runner.CheckpointPolicy, st
 def read_files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` as {relative path: bytes}, without locks and checkpoints."""
     folder = Path(folder)
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file() and path.name != rundir.LOCK_NAME
-            and checkpoint.DIRNAME not in path.relative_to(folder).parts}
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != rundir.LOCK_NAME and checkpoint.DIRNAME not in path.relative_to(folder).parts
+    }
 
 
 def deliver(run_dir: Path, files: dict[str, bytes]) -> None:
@@ -227,9 +235,15 @@ class RayExecutor:
     holds each run directory's lock while its task is out, as a local worker would.
     """
 
-    def __init__(self, cluster: Cluster, jobs: int, threads: int,
-                 policy: runner.CheckpointPolicy = runner.CheckpointPolicy(),
-                 store: checkpoint.UriStore | None = None, max_retries: int = DEFAULT_MAX_RETRIES):
+    def __init__(
+        self,
+        cluster: Cluster,
+        jobs: int,
+        threads: int,
+        policy: runner.CheckpointPolicy = runner.CheckpointPolicy(),
+        store: checkpoint.UriStore | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ):
         self.cluster, self.jobs, self.threads, self.policy = cluster, jobs, threads, policy
         self.store, self.max_retries = store, max_retries
 
@@ -282,9 +296,16 @@ class RayExecutor:
             self.store.save(spec, *local)
 
     def _submit(self, spec: RunSpec, store: checkpoint.Store, sink: Any) -> Any:
-        task = ray_module().remote(run_on_node).options(
-            name=f"run {spec.study}/{spec.key}", num_cpus=1, max_retries=self.max_retries,
-            num_gpus=self.cluster.gpu_share if spec.device == "cuda" else 0)
+        task = (
+            ray_module()
+            .remote(run_on_node)
+            .options(
+                name=f"run {spec.study}/{spec.key}",
+                num_cpus=1,
+                max_retries=self.max_retries,
+                num_gpus=self.cluster.gpu_share if spec.device == "cuda" else 0,
+            )
+        )
         return task.remote(spec, self.threads, self.policy, store, sink)
 
     def _collect(self, ref: Any, spec: RunSpec, root: Path, display: Display) -> dict[str, Any]:

@@ -33,5 +33,7 @@ def to_html(text: str, folder: Path, title: str) -> str:
         return f'{match.group(1)}data:image/png;base64,{data}"'
 
     body = re.sub(r'(<img[^>]*\bsrc=")([^"]+\.png)"', inline, body)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

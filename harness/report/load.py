@@ -50,15 +50,25 @@ def load_study(study_dir: Path) -> Study:
             problems.append(f"{where}: meta.json unreadable or incomplete; run skipped")
             continue
         spec, timings = meta["spec"], meta.get("timings", {})
-        row = {"arm": spec["arm"], "env": env_name(spec["env_id"]), "seed": spec["seed"],
-               "status": meta["status"], "cause": _cause(meta), "total_steps": spec["budget"]["total_steps"],
-               "budget": spec["budget"]["preset"], "eval_episodes": spec["budget"]["eval_episodes"],
-               "learning_starts": spec["hyperparameters"].get("learning_starts"),
-               "steps_per_s": timings.get("steps_per_s"), "wall_s": timings.get("wall_s"),
-               "updates": meta.get("result", {}).get("updates"), "hp_sources": "; ".join(spec["hp_sources"]),
-               "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
-               "commit": meta.get("git", {}).get("commit"), "versions": json.dumps(meta.get("versions", {})),
-               "dir": str(run_dir)}
+        row = {
+            "arm": spec["arm"],
+            "env": env_name(spec["env_id"]),
+            "seed": spec["seed"],
+            "status": meta["status"],
+            "cause": _cause(meta),
+            "total_steps": spec["budget"]["total_steps"],
+            "budget": spec["budget"]["preset"],
+            "eval_episodes": spec["budget"]["eval_episodes"],
+            "learning_starts": spec["hyperparameters"].get("learning_starts"),
+            "steps_per_s": timings.get("steps_per_s"),
+            "wall_s": timings.get("wall_s"),
+            "updates": meta.get("result", {}).get("updates"),
+            "hp_sources": "; ".join(spec["hp_sources"]),
+            "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
+            "commit": meta.get("git", {}).get("commit"),
+            "versions": json.dumps(meta.get("versions", {})),
+            "dir": str(run_dir),
+        }
         try:
             short = _short_row(run_dir / "evals.csv", 5 + row["eval_episodes"])
             ev = pd.read_csv(run_dir / "evals.csv")
@@ -69,14 +79,20 @@ def load_study(study_dir: Path) -> Study:
             problems.append(f"{where}: evals.csv is truncated or corrupted (row {short} incomplete); run skipped")
             continue
         if not ev.empty:
-            eval_frames.append(ev[["step", "updates", "wall_s", "return_mean"]].assign(
-                arm=row["arm"], env=row["env"], seed=row["seed"], status=row["status"]))
+            eval_frames.append(
+                ev[["step", "updates", "wall_s", "return_mean"]].assign(
+                    arm=row["arm"], env=row["env"], seed=row["seed"], status=row["status"]
+                )
+            )
             row["final_step"] = int(ev["step"].iloc[-1])
             row["final_return"] = float(ev["return_mean"].iloc[-1])
         run_rows.append(row)
     runs = pd.DataFrame(run_rows)
-    evals = pd.concat(eval_frames, ignore_index=True) if eval_frames else pd.DataFrame(
-        columns=["step", "updates", "wall_s", "return_mean", "arm", "env", "seed", "status"])
+    evals = (
+        pd.concat(eval_frames, ignore_index=True)
+        if eval_frames
+        else pd.DataFrame(columns=["step", "updates", "wall_s", "return_mean", "arm", "env", "seed", "status"])
+    )
     return Study(study_dir.name, study_dir, runs, evals, problems)
 
 

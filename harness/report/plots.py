@@ -10,14 +10,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-from scipy import stats as sps  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter
+from scipy import stats as sps
 
-from harness.report.arms import arm_colors, arm_order  # noqa: E402
+from harness.report.arms import arm_colors, arm_order
 
 CURVE_POINTS = 60
 
@@ -53,8 +53,17 @@ def _thousands(x: float, _: int) -> str:
     return f"{x / 1e6:g}M" if abs(x) >= 1e6 else (f"{x / 1e3:g}k" if abs(x) >= 1e3 else f"{x:g}")
 
 
-def learning_curves(evals: pd.DataFrame, env: str, title: str, episodes: int, threshold: float | None,
-                    learning_starts: float | None, path: Path, reps: int, seed: int) -> Path:
+def learning_curves(
+    evals: pd.DataFrame,
+    env: str,
+    title: str,
+    episodes: int,
+    threshold: float | None,
+    learning_starts: float | None,
+    path: Path,
+    reps: int,
+    seed: int,
+) -> Path:
     """Two panels for one env: return vs env steps, and vs wall-clock; one line per arm."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
@@ -66,19 +75,33 @@ def learning_curves(evals: pd.DataFrame, env: str, title: str, episodes: int, th
         data = evals[evals["arm"] == arm]
         n = data["seed"].nunique()
         grid, wall = _wall_matrix(data)
-        for ax, (x, matrix) in zip(axes, (_steps_matrix(data), (grid / scale, wall))):
+        for ax, (x, matrix) in zip(axes, (_steps_matrix(data), (grid / scale, wall)), strict=True):
             mid, low, high = iqm_band(matrix, reps, seed)
             ax.plot(x, mid, color=colors[arm], label=f"{arm} ({n} seed{'' if n == 1 else 's'})", linewidth=2)
             ax.fill_between(x, low, high, color=colors[arm], alpha=0.2, linewidth=0)
     for ax in axes:
         if threshold is not None:
             ax.axhline(threshold, color="0.3", linestyle="--", linewidth=1)
-            ax.annotate(f"threshold {threshold:g}", (0, threshold), xycoords=("axes fraction", "data"),
-                        xytext=(4, 4), textcoords="offset points", fontsize=8, color="0.3")
+            ax.annotate(
+                f"threshold {threshold:g}",
+                (0, threshold),
+                xycoords=("axes fraction", "data"),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color="0.3",
+            )
     if learning_starts:
         axes[0].axvline(learning_starts, color="0.5", linestyle=":", linewidth=1)
-        axes[0].annotate("learning starts", (learning_starts, 0), xycoords=("data", "axes fraction"),
-                         xytext=(4, 6), textcoords="offset points", fontsize=8, color="0.4")
+        axes[0].annotate(
+            "learning starts",
+            (learning_starts, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, 6),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.4",
+        )
     axes[0].xaxis.set_major_formatter(FuncFormatter(_thousands))
     axes[0].set_xlabel("environment steps")
     axes[1].set_xlabel(f"wall-clock ({unit}, up to each arm's shortest run)")
@@ -91,8 +114,9 @@ def learning_curves(evals: pd.DataFrame, env: str, title: str, episodes: int, th
     return path
 
 
-def performance_profile(finals: dict[str, np.ndarray], title: str, xlabel: str, path: Path,
-                        reps: int, seed: int) -> Path:
+def performance_profile(
+    finals: dict[str, np.ndarray], title: str, xlabel: str, path: Path, reps: int, seed: int
+) -> Path:
     """Fraction of runs whose final score exceeds each tau, per arm, with a 95% bootstrap band."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(7, 4.5))

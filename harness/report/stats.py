@@ -91,8 +91,13 @@ def stratified_bootstrap_ci(
     return float(lo), float(hi)
 
 
-def bootstrap_ci(scores: np.ndarray, statistic: Callable[[np.ndarray], float] = mean, reps: int = 10_000,
-                 confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    scores: np.ndarray,
+    statistic: Callable[[np.ndarray], float] = mean,
+    reps: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
     """CI of ``statistic`` over the runs of one task (the one-task case of the stratified bootstrap)."""
     x = np.asarray(scores, dtype=float)
     if x.size == 0:

@@ -59,10 +59,14 @@ def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.Data
             ev = evals[(evals["arm"] == arm) & (evals["seed"] == seed)]
             reached[seed] = stats.steps_to_threshold(ev["step"].to_numpy(), ev["return_mean"].to_numpy(), threshold)
         hits = [s for s in reached.values() if s is not None]
-        rows.append({"arm": arm,
-                     "steps to threshold, per seed": ", ".join(f"{k}: {_steps(v)}" for k, v in reached.items()),
-                     "median (seeds that reached it)": _steps(int(np.median(hits))) if hits else "-",
-                     "never reached": f"{len(reached) - len(hits)} of {len(reached)}"})
+        rows.append(
+            {
+                "arm": arm,
+                "steps to threshold, per seed": ", ".join(f"{k}: {_steps(v)}" for k, v in reached.items()),
+                "median (seeds that reached it)": _steps(int(np.median(hits))) if hits else "-",
+                "never reached": f"{len(reached) - len(hits)} of {len(reached)}",
+            }
+        )
     order = arm_order([r["arm"] for r in rows])
     return pd.DataFrame(sorted(rows, key=lambda r: order.index(r["arm"])))
 
@@ -72,9 +76,16 @@ def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
     done = runs[runs["status"] == rundir.STATUS_COMPLETE]
     order = {a: i for i, a in enumerate(arm_order(list(done["arm"].unique())))}
     done = done.sort_values(["env", "arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c)
-    return pd.DataFrame({"env": done["env"], "arm": done["arm"], "seed": done["seed"],
-                         "env steps/s": done["steps_per_s"].round(1), "gradient updates": done["updates"],
-                         "wall-clock": [fmt_duration(w) for w in done["wall_s"]]})
+    return pd.DataFrame(
+        {
+            "env": done["env"],
+            "arm": done["arm"],
+            "seed": done["seed"],
+            "env steps/s": done["steps_per_s"].round(1),
+            "gradient updates": done["updates"],
+            "wall-clock": [fmt_duration(w) for w in done["wall_s"]],
+        }
+    )
 
 
 def hyperparameter_table(runs: pd.DataFrame, env: str) -> pd.DataFrame:
@@ -86,8 +97,12 @@ def hyperparameter_table(runs: pd.DataFrame, env: str) -> pd.DataFrame:
     for key in keys:
         values = [per_arm[a].get(key, "—") for a in arms]
         differs = len({json.dumps(v) for v in values}) > 1
-        rows.append({"hyperparameter": f"**{key}**" if differs else key,
-                     **{a: f"**{v}**" if differs else str(v) for a, v in zip(arms, values)}})
+        rows.append(
+            {
+                "hyperparameter": f"**{key}**" if differs else key,
+                **{a: f"**{v}**" if differs else str(v) for a, v in zip(arms, values, strict=True)},
+            }
+        )
     return pd.DataFrame(rows)
 
 

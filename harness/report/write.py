@@ -33,9 +33,13 @@ from harness.run import rundir
 def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
     """Write ``report.md``, a self-contained ``report.html`` and the figures into the study directory."""
     study = load_study(study_dir)
-    md = [f"# Study `{study.name}`", "",
-          f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}` "
-          f"({reps:,} bootstrap resamples, seed {seed}).", ""]
+    md = [
+        f"# Study `{study.name}`",
+        "",
+        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}` "
+        f"({reps:,} bootstrap resamples, seed {seed}).",
+        "",
+    ]
     if study.runs.empty:
         md += ["No runs found.", ""]
     else:
@@ -74,31 +78,57 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
     finals = study.finals(env)
     md = [f"## {env}", ""]
     if not finals:
-        return md + ["No complete runs.", ""]
+        return [*md, "No complete runs.", ""]
     done = study.complete(env)
     budget = f"{done['budget'].iloc[0]} budget, {int(done['total_steps'].iloc[0]):,} env steps per run"
     threshold = f"threshold {ref.threshold:g} ({ref.source})" if ref.threshold is not None else "no threshold"
     md += [f"{budget}; {threshold}.", ""]
     if min(x.size for x in finals.values()) < 2:
-        md += ["**Single runs.** An arm here has one complete run: its numbers are one observation each, "
-               "with no confidence interval, and a P(X > Y) of 0 or 1 says only which single run scored "
-               "higher. Run more seeds (`SEEDS=5`) before drawing conclusions.", ""]
+        md += [
+            "**Single runs.** An arm here has one complete run: its numbers are one observation each, "
+            "with no confidence interval, and a P(X > Y) of 0 or 1 says only which single run scored "
+            "higher. Run more seeds (`SEEDS=5`) before drawing conclusions.",
+            "",
+        ]
     evals = study.evals[(study.evals["env"] == env) & (study.evals["status"] == rundir.STATUS_COMPLETE)]
     starts = done["learning_starts"].dropna().unique()
-    curves = plots.learning_curves(evals, env, f"{env}: {budget}", int(done["eval_episodes"].iloc[0]), ref.threshold,
-                                   starts[0] if len(starts) == 1 and starts[0] > 0 else None,
-                                   study.root / f"curves_{env}.png", min(reps, 2000), seed)
+    curves = plots.learning_curves(
+        evals,
+        env,
+        f"{env}: {budget}",
+        int(done["eval_episodes"].iloc[0]),
+        ref.threshold,
+        starts[0] if len(starts) == 1 and starts[0] > 0 else None,
+        study.root / f"curves_{env}.png",
+        min(reps, 2000),
+        seed,
+    )
     md += [f"![learning curves for {env}]({curves.name})", ""]
     md += ["### Final performance", "", final_table(finals, ref.threshold, reps, seed).to_markdown(index=False), ""]
     if len(finals) > 1:
         per_task = {a: [x] for a, x in finals.items()}
-        md += ["### Probability of improvement", "", improvement_table(per_task, reps, seed).to_markdown(index=False), ""]
-    profile = plots.performance_profile(finals, f"{env}: performance profile of final scores", "final score (tau)",
-                                        study.root / f"profile_{env}.png", min(reps, 2000), seed)
+        md += [
+            "### Probability of improvement",
+            "",
+            improvement_table(per_task, reps, seed).to_markdown(index=False),
+            "",
+        ]
+    profile = plots.performance_profile(
+        finals,
+        f"{env}: performance profile of final scores",
+        "final score (tau)",
+        study.root / f"profile_{env}.png",
+        min(reps, 2000),
+        seed,
+    )
     md += [f"![performance profile for {env}]({profile.name})", ""]
     if ref.threshold is not None:
-        md += [f"### Sample efficiency (env steps to reach {ref.threshold:g})", "",
-               sample_efficiency_table(study, env, ref.threshold).to_markdown(index=False), ""]
+        md += [
+            f"### Sample efficiency (env steps to reach {ref.threshold:g})",
+            "",
+            sample_efficiency_table(study, env, ref.threshold).to_markdown(index=False),
+            "",
+        ]
     return md
 
 
@@ -110,9 +140,11 @@ def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:
     refs = {e: reference.lookup(e) for e in envs}
     missing = [e for e, r in refs.items() if r.random is None or r.threshold is None]
     if missing:
-        return md + [f"Not computed: {', '.join(missing)} lack a random-policy score or a threshold "
-                     f"(add them to hyperparams/reference_scores.yml; `python -m harness reference-scores` "
-                     "measures the random score).", ""]
+        note = (
+            f"Not computed: {', '.join(missing)} lack a random-policy score or a threshold (add them to "
+            "hyperparams/reference_scores.yml; `python -m harness reference-scores` measures the random score)."
+        )
+        return [*md, note, ""]
     per_arm: dict[str, list[np.ndarray]] = {}
     for env in envs:
         for arm, x in study.finals(env).items():
@@ -121,20 +153,37 @@ def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:
     rows = []
     for arm in arm_order(arms):
         row = {"arm": arm}
-        for name, fn in (("IQM", stats.iqm), ("mean", stats.mean), ("median", stats.median),
-                         ("optimality gap", stats.optimality_gap)):
-            row[name] = f"{fn(per_arm[arm]):.3f} [" + ", ".join(
-                f"{v:.3f}" for v in stats.stratified_bootstrap_ci([per_arm[arm]], fn, reps, seed=seed)) + "]"
+        for name, fn in (
+            ("IQM", stats.iqm),
+            ("mean", stats.mean),
+            ("median", stats.median),
+            ("optimality gap", stats.optimality_gap),
+        ):
+            row[name] = (
+                f"{fn(per_arm[arm]):.3f} ["
+                + ", ".join(f"{v:.3f}" for v in stats.stratified_bootstrap_ci([per_arm[arm]], fn, reps, seed=seed))
+                + "]"
+            )
         rows.append(row)
-    md += ["Scores normalized per env: 0 is the random policy, 1 the threshold; CIs by the stratified "
-           "bootstrap (runs resampled within each env).", "", pd.DataFrame(rows).to_markdown(index=False), ""]
+    md += [
+        "Scores normalized per env: 0 is the random policy, 1 the threshold; CIs by the stratified "
+        "bootstrap (runs resampled within each env).",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+    ]
     if len(arms) > 1:
         md += [improvement_table({a: per_arm[a] for a in arms}, reps, seed).to_markdown(index=False), ""]
     pooled = {a: np.concatenate(per_arm[a]) for a in arms}
-    profile = plots.performance_profile(pooled, "All envs: performance profile (normalized)",
-                                        "normalized final score (tau)", study.root / "profile_all.png",
-                                        min(reps, 2000), seed)
-    return md + [f"![performance profile over all envs]({profile.name})", ""]
+    profile = plots.performance_profile(
+        pooled,
+        "All envs: performance profile (normalized)",
+        "normalized final score (tau)",
+        study.root / "profile_all.png",
+        min(reps, 2000),
+        seed,
+    )
+    return [*md, f"![performance profile over all envs]({profile.name})", ""]
 
 
 def _unfinished(study: Study) -> list[str]:
@@ -143,19 +192,23 @@ def _unfinished(study: Study) -> list[str]:
         return []
     lines = ["## Runs not included (not complete)", ""]
     lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.cause}" for row in bad.itertuples()]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _provenance(study: Study) -> list[str]:
     r = study.runs
-    md = ["## Provenance", "",
-          f"- commits: {', '.join(sorted({str(c)[:10] for c in r['commit']}))}"]
+    md = ["## Provenance", "", f"- commits: {', '.join(sorted({str(c)[:10] for c in r['commit']}))}"]
     for versions in sorted(set(r["versions"])):
         md.append("- versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(versions).items()))
     for env in sorted(r["env"].unique()):
         sources = r[r["env"] == env].groupby("arm")["hp_sources"].first()
-        md += ["", f"### Hyperparameters on {env}", "",
-               "Values that differ between arms are in bold. Sources: "
-               + "; ".join(f"**{a}** {sources[a]}" for a in arm_order(list(sources.index))), "",
-               hyperparameter_table(r, env).to_markdown(index=False)]
-    return md + [""]
+        md += [
+            "",
+            f"### Hyperparameters on {env}",
+            "",
+            "Values that differ between arms are in bold. Sources: "
+            + "; ".join(f"**{a}** {sources[a]}" for a in arm_order(list(sources.index))),
+            "",
+            hyperparameter_table(r, env).to_markdown(index=False),
+        ]
+    return [*md, ""]

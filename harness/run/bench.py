@@ -57,12 +57,20 @@ def buffer_megabytes(env_id: str, capacity: int = 1_000_000) -> dict[str, float]
     dims = (int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape)))
     env.close()
     rng = np.random.default_rng(0)
-    return {"uniform": ReplayBuffer(capacity, *dims, rng).nbytes / 2**20,
-            "prioritized": PrioritizedReplayBuffer(capacity, *dims, rng).nbytes / 2**20}
+    return {
+        "uniform": ReplayBuffer(capacity, *dims, rng).nbytes / 2**20,
+        "prioritized": PrioritizedReplayBuffer(capacity, *dims, rng).nbytes / 2**20,
+    }
 
 
-def run(env_id: str = "BipedalWalker-v3", steps: int = 1000, warmup: int = 1000, rounds: int = 3,
-        threads: int = 2, variants: Sequence[str] = tuple(VARIANTS)) -> dict[str, list[float]]:
+def run(
+    env_id: str = "BipedalWalker-v3",
+    steps: int = 1000,
+    warmup: int = 1000,
+    rounds: int = 3,
+    threads: int = 2,
+    variants: Sequence[str] = tuple(VARIANTS),
+) -> dict[str, list[float]]:
     """Steps/s per variant and round (rounds alternate the variants); prints each measurement."""
     rates: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(rounds):
@@ -83,13 +91,17 @@ def paired_ratio(rates: dict[str, list[float]], variant: str, reference: str) ->
 def summary(rates: dict[str, list[float]], env_id: str) -> list[str]:
     """The lines ``make bench`` ends with: each variant's median and its ratio to SB3's TD3, the
     cost of PER + 3-step returns, replay memory, and last ``speedup_vs_sb3: <ratio>``."""
-    lines = [f"median  {name:<20} {statistics.median(values):7.1f} env steps/s  "
-             f"({paired_ratio(rates, name, 'sb3-td3'):.2f}x sb3-td3, median of per-round ratios)"
-             for name, values in rates.items()]
+    lines = [
+        f"median  {name:<20} {statistics.median(values):7.1f} env steps/s  "
+        f"({paired_ratio(rates, name, 'sb3-td3'):.2f}x sb3-td3, median of per-round ratios)"
+        for name, values in rates.items()
+    ]
     per_cost = 1 / paired_ratio(rates, "td3 PER 3-step", "td3 uniform 1-step") - 1
     lines.append(f"PER + 3-step cost vs uniform 1-step: {100 * per_cost:+.1f}% time per step")
     memory = buffer_megabytes(env_id)
-    lines.append(f"replay memory at 1,000,000 transitions: {memory['uniform']:.0f} MiB uniform, "
-                 f"{memory['prioritized']:.0f} MiB prioritized")
+    lines.append(
+        f"replay memory at 1,000,000 transitions: {memory['uniform']:.0f} MiB uniform, "
+        f"{memory['prioritized']:.0f} MiB prioritized"
+    )
     lines.append(f"speedup_vs_sb3: {paired_ratio(rates, 'td3 uniform 1-step', 'sb3-td3'):.2f}")
     return lines

@@ -83,8 +83,9 @@ def _write(run_dir: Path, step: int, dump: Callable[[IO[bytes]], Any], keep: int
         tmp.unlink(missing_ok=True)
         previous = latest(run_dir)
         survivor = f"the checkpoint of step {previous[0]} is intact" if previous else "there is no earlier checkpoint"
-        raise CheckpointError(f"checkpoint of step {step} not written to {folder} "
-                              f"({exc.strerror or exc}); {survivor}") from exc
+        raise CheckpointError(
+            f"checkpoint of step {step} not written to {folder} ({exc.strerror or exc}); {survivor}"
+        ) from exc
     for _, old in checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -233,9 +234,11 @@ def filesystem(uri: str) -> tuple[Any, str]:
 
         fs, path = fsspec.core.url_to_fs(uri)
     except (ImportError, ValueError) as exc:
-        raise UsageError(f"--checkpoint-uri {uri!r}: {uri.split('://')[0]}:// is not a filesystem pyarrow or "
-                         f"fsspec knows here ({exc}); accepted: a path, file://, s3://, gs://, hdfs://, abfs://, "
-                         "or a protocol of an installed fsspec implementation") from None
+        raise UsageError(
+            f"--checkpoint-uri {uri!r}: {uri.split('://')[0]}:// is not a filesystem pyarrow or "
+            f"fsspec knows here ({exc}); accepted: a path, file://, s3://, gs://, hdfs://, abfs://, "
+            "or a protocol of an installed fsspec implementation"
+        ) from None
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path.rstrip("/")
 
 

@@ -29,10 +29,18 @@ class OptionalEnvs:
 
 
 OPTIONAL_ENVS = (
-    OptionalEnvs(lambda name: name == "MinitaurBulletEnv-v0", "harness.run.minitaur", "bullet",
-                 "pybullet (with gym 0.26 and setuptools for its Minitaur code)"),
-    OptionalEnvs(lambda name: name.endswith("BulletEnv-v0"), "pybullet_envs_gymnasium", "bullet",
-                 "pybullet and pybullet_envs_gymnasium"),
+    OptionalEnvs(
+        lambda name: name == "MinitaurBulletEnv-v0",
+        "harness.run.minitaur",
+        "bullet",
+        "pybullet (with gym 0.26 and setuptools for its Minitaur code)",
+    ),
+    OptionalEnvs(
+        lambda name: name.endswith("BulletEnv-v0"),
+        "pybullet_envs_gymnasium",
+        "bullet",
+        "pybullet and pybullet_envs_gymnasium",
+    ),
 )
 
 
@@ -47,7 +55,8 @@ def register_optional(name: str) -> None:
                 raise UsageError(
                     f"env '{name}' needs {family.what}, from this project's optional extra '{family.extra}' "
                     f"(missing: {exc.name or exc}). Install it with `make venv EXTRAS=dev,{family.extra}` "
-                    f"or `pip install -e '.[{family.extra}]'`") from None
+                    f"or `pip install -e '.[{family.extra}]'`"
+                ) from None
             return
 
 
@@ -67,11 +76,13 @@ def resolve_env_id(env_id: str) -> str:
     else:
         register_optional(name)
     if name not in gym.registry:
-        raise UsageError(f"unknown env '{name}'.{suggest(name, gym.registry.keys())} "
-                         "Accepted: any registered gymnasium id with a Box action space, or module:EnvId")
+        raise UsageError(
+            f"unknown env '{name}'.{suggest(name, gym.registry.keys())} "
+            "Accepted: any registered gymnasium id with a Box action space, or module:EnvId"
+        )
     try:
         env = gym.make(name)
-    except Exception as exc:  # noqa: BLE001 - a missing optional dependency surfaces here
+    except Exception as exc:  # a missing optional dependency surfaces here
         raise UsageError(f"env '{env_id}' cannot be created: {exc}") from None
     try:
         if not isinstance(env.action_space, gym.spaces.Box):
@@ -84,8 +95,9 @@ def resolve_env_id(env_id: str) -> str:
     return env_id
 
 
-def make_env(env_id: str, monitor_dir: Path | None = None, append: bool = False,
-             render_mode: str | None = None) -> gym.Env:
+def make_env(
+    env_id: str, monitor_dir: Path | None = None, append: bool = False, render_mode: str | None = None
+) -> gym.Env:
     """``gym.make(env_id)`` with its registered time limit, inside SB3's Monitor.
 
     With ``monitor_dir`` the monitor writes ``<monitor_dir>/0.monitor.csv`` (rl-zoo3's layout),

@@ -20,8 +20,9 @@ from harness.run.spec import EVAL_SEED
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
-def rollout(env: gym.Env, policy: Policy, seed: int,
-            on_step: Callable[[gym.Env, int], None] | None = None) -> tuple[float, int]:
+def rollout(
+    env: gym.Env, policy: Policy, seed: int, on_step: Callable[[gym.Env, int], None] | None = None
+) -> tuple[float, int]:
     """One episode of ``policy`` from ``env.reset(seed=seed)`` until termination or truncation;
     returns (return, length). ``on_step(env, t)`` is called after step ``t`` (0-based), e.g. to render."""
     obs, _ = env.reset(seed=seed)

@@ -40,14 +40,26 @@ class RunLock:
         except BlockingIOError:
             info = _read(fd)
             os.close(fd)
-            raise Locked(f"{self.path.parent} is being run by pid {info.get('pid')} on {info.get('host')} "
-                         f"since {info.get('since')}") from None
+            raise Locked(
+                f"{self.path.parent} is being run by pid {info.get('pid')} on {info.get('host')} "
+                f"since {info.get('since')}"
+            ) from None
         info = _read(fd)
         if info.get("held"):
             self.previous = info  # its holder died without releasing it
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                  "since": time.strftime("%Y-%m-%dT%H:%M:%S"), "held": True}).encode(), 0)
+        os.pwrite(
+            fd,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "held": True,
+                }
+            ).encode(),
+            0,
+        )
         self.fd = fd
         return self
 

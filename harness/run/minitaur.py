@@ -26,7 +26,7 @@ import io
 import sys
 import types
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -57,24 +57,27 @@ def _pybullet_module(name: str) -> types.ModuleType:
 class MinitaurEnv(gym.Env):
     """pybullet's MinitaurBulletEnv behind the gymnasium API; keyword arguments go to it unchanged."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r}: accepted: None, 'rgb_array'")
         self.render_mode = render_mode
         minitaur_gym_env = _pybullet_module("pybullet_envs.bullet.minitaur_gym_env")
-        randomizer = _seeded_randomizer(_pybullet_module("pybullet_envs.bullet.minitaur_env_randomizer"),
-                                        lambda: self.np_random)
+        randomizer = _seeded_randomizer(
+            _pybullet_module("pybullet_envs.bullet.minitaur_env_randomizer"), lambda: self.np_random
+        )
         # It prints its data path on every construction, and gym warns about float32 space bounds.
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             self._env = minitaur_gym_env.MinitaurBulletEnv(render=False, env_randomizer=randomizer, **kwargs)
         old_obs, old_act = self._env.observation_space, self._env.action_space
-        self.observation_space = gym.spaces.Box(old_obs.low.astype(np.float32), old_obs.high.astype(np.float32),
-                                                dtype=np.float32)
-        self.action_space = gym.spaces.Box(old_act.low.astype(np.float32), old_act.high.astype(np.float32),
-                                           dtype=np.float32)
+        self.observation_space = gym.spaces.Box(
+            old_obs.low.astype(np.float32), old_obs.high.astype(np.float32), dtype=np.float32
+        )
+        self.action_space = gym.spaces.Box(
+            old_act.low.astype(np.float32), old_act.high.astype(np.float32), dtype=np.float32
+        )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -113,5 +116,6 @@ def _seeded_randomizer(module: types.ModuleType, rng: Any) -> Any:
 
 if ENV_ID not in gym.registry:
     # The original registration's limit and threshold (pybullet_envs/__init__.py).
-    gym.register(id=ENV_ID, entry_point="harness.run.minitaur:MinitaurEnv", max_episode_steps=1000,
-                 reward_threshold=15.0)
+    gym.register(
+        id=ENV_ID, entry_point="harness.run.minitaur:MinitaurEnv", max_episode_steps=1000, reward_threshold=15.0
+    )

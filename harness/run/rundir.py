@@ -104,8 +104,9 @@ class EvalLog:
     def last_return(self) -> float | None:
         return float(np.mean(self.results[-1])) if self.results else None
 
-    def append(self, step: int, updates: int, wall_s: float, eval_s: float,
-               returns: np.ndarray, lengths: np.ndarray) -> None:
+    def append(
+        self, step: int, updates: int, wall_s: float, eval_s: float, returns: np.ndarray, lengths: np.ndarray
+    ) -> None:
         row = [step, updates, f"{wall_s:.3f}", f"{eval_s:.3f}", f"{float(np.mean(returns)):.6g}"]
         row += [f"{r:.6g}" for r in returns]
         with open(self.run_dir / "evals.csv", "a", newline="") as fh:
@@ -119,8 +120,9 @@ class EvalLog:
 
     def _write_npz(self) -> None:
         tmp = self.run_dir / ".evaluations.tmp.npz"
-        np.savez(tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results),
-                 ep_lengths=np.stack(self.lengths))
+        np.savez(
+            tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results), ep_lengths=np.stack(self.lengths)
+        )
         os.replace(tmp, self.run_dir / "evaluations.npz")
 
 

@@ -91,10 +91,16 @@ EvalHook = Callable[[int, float], None]
 CheckpointHook = Callable[[Path, int], None]
 
 
-def execute(spec: RunSpec, results_root: Path, threads: int = 1, report: Reporter | None = None,
-            policy: CheckpointPolicy = CheckpointPolicy(), on_eval: EvalHook | None = None,
-            passthrough: tuple[type[BaseException], ...] = (),
-            on_checkpoint: CheckpointHook | None = None) -> dict[str, Any]:
+def execute(
+    spec: RunSpec,
+    results_root: Path,
+    threads: int = 1,
+    report: Reporter | None = None,
+    policy: CheckpointPolicy = CheckpointPolicy(),
+    on_eval: EvalHook | None = None,
+    passthrough: tuple[type[BaseException], ...] = (),
+    on_checkpoint: CheckpointHook | None = None,
+) -> dict[str, Any]:
     """Train (or resume) and evaluate one run under its lock; returns a summary dict.
 
     Failures inside training are recorded in meta.json and returned, so one bad run does not
@@ -113,9 +119,16 @@ def execute(spec: RunSpec, results_root: Path, threads: int = 1, report: Reporte
         return {"key": spec.key, "status": "busy", "error": str(exc)}
 
 
-def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int, policy: CheckpointPolicy,
-                    on_eval: EvalHook | None, passthrough: tuple[type[BaseException], ...],
-                    on_checkpoint: CheckpointHook | None) -> dict[str, Any]:
+def _execute_locked(
+    spec: RunSpec,
+    run_dir: Path,
+    report: Reporter,
+    threads: int,
+    policy: CheckpointPolicy,
+    on_eval: EvalHook | None,
+    passthrough: tuple[type[BaseException], ...],
+    on_checkpoint: CheckpointHook | None,
+) -> dict[str, Any]:
     meta = rundir.read_meta(run_dir)
     same = spec.matches(meta)
     if same and meta["status"] in FINAL:  # finished by another process meanwhile
@@ -126,12 +139,19 @@ def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int
         meta = _new_meta(spec, threads)
         rundir.write_config(run_dir, as_plain(spec.config))
     else:
-        meta["resumes"] = meta.get("resumes", []) + [{"from_step": latest[0], "at": _now(), "threads": threads}]
+        meta["resumes"] = [*meta.get("resumes", []), {"from_step": latest[0], "at": _now(), "threads": threads}]
     meta.update(status=rundir.STATUS_RUNNING, threads=threads)
     meta.pop("error", None)
     rundir.write_json(run_dir / "meta.json", meta)
-    report({"key": spec.key, "event": "start", "steps": latest[0] if latest else 0,
-            "total": spec.budget.total_steps, "resumed": bool(latest)})
+    report(
+        {
+            "key": spec.key,
+            "event": "start",
+            "steps": latest[0] if latest else 0,
+            "total": spec.budget.total_steps,
+            "resumed": bool(latest),
+        }
+    )
 
     def finish(status: str, **fields: Any) -> None:
         meta.update(status=status, **fields)
@@ -151,7 +171,7 @@ def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int
         finish(rundir.STATUS_DIVERGED, divergence={"step": exc.step, "cause": exc.cause})
         report({"key": spec.key, "event": "failed", "error": str(exc)})
         return {"key": spec.key, "status": rundir.STATUS_DIVERGED, "error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - recorded and reported; the study goes on
+    except Exception as exc:  # recorded and reported; the study goes on
         finish(rundir.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         report({"key": spec.key, "event": "failed", "error": meta["error"]})
         return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta["error"]}
@@ -159,16 +179,28 @@ def _execute_locked(spec: RunSpec, run_dir: Path, report: Reporter, threads: int
     meta["result"] = {k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model")}
     finish(rundir.STATUS_COMPLETE)
     shutil.rmtree(run_dir / checkpoint.DIRNAME, ignore_errors=True)  # the run is final: its checkpoints are not needed
-    report({"key": spec.key, "event": "done", "steps": summary["env_steps"], "total": spec.budget.total_steps,
-            "last_return": summary["final_return_mean"], "steps_per_s": summary["steps_per_s"]})
+    report(
+        {
+            "key": spec.key,
+            "event": "done",
+            "steps": summary["env_steps"],
+            "total": spec.budget.total_steps,
+            "last_return": summary["final_return_mean"],
+            "steps_per_s": summary["steps_per_s"],
+        }
+    )
     return {"key": spec.key, "status": rundir.STATUS_COMPLETE, **summary}
 
 
 def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
     return {
-        "spec": {"study": spec.study, **spec.identity(), "hp_sources": list(spec.hp_sources),
-                 "learning_starts_configured": spec.learning_starts_configured,
-                 "learning_starts_scale": spec.budget.learning_starts_scale},
+        "spec": {
+            "study": spec.study,
+            **spec.identity(),
+            "hp_sources": list(spec.hp_sources),
+            "learning_starts_configured": spec.learning_starts_configured,
+            "learning_starts_scale": spec.budget.learning_starts_scale,
+        },
         "spec_hash": spec.spec_hash(),
         "status": rundir.STATUS_RUNNING,
         "versions": provenance.package_versions(),
@@ -219,9 +251,15 @@ class _Clock:
         return (s1 - s0) / (t1 - t0) if t1 > t0 else None
 
 
-def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPolicy,
-           resume_from: Path | None, on_eval: EvalHook | None = None,
-           on_checkpoint: CheckpointHook | None = None) -> dict[str, Any]:
+def _train(
+    spec: RunSpec,
+    run_dir: Path,
+    report: Reporter,
+    policy: CheckpointPolicy,
+    resume_from: Path | None,
+    on_eval: EvalHook | None = None,
+    on_checkpoint: CheckpointHook | None = None,
+) -> dict[str, Any]:
     saved = checkpoint.load(resume_from) if resume_from else None
     runner_state = saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
     set_random_seed(spec.seed)
@@ -235,8 +273,9 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
     evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed)
     log = rundir.EvalLog(run_dir, spec.budget.eval_episodes, keep_rows=runner_state["eval_rows"])
     budget = spec.budget
-    clock = _Clock(runner_state["train_s"] + runner_state["eval_s"], runner_state["eval_s"], agent.num_timesteps,
-                   log.last_return)
+    clock = _Clock(
+        runner_state["train_s"] + runner_state["eval_s"], runner_state["eval_s"], agent.num_timesteps, log.last_return
+    )
 
     def evaluate(step: int) -> None:
         t0 = time.perf_counter()
@@ -244,8 +283,15 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
         clock.eval_s += time.perf_counter() - t0
         clock.last_return = float(returns.mean())
         log.append(step, agent.num_updates, clock.elapsed(), clock.eval_s, returns, lengths)
-        report({"key": spec.key, "event": "eval", "steps": step, "total": budget.total_steps,
-                "last_return": clock.last_return})
+        report(
+            {
+                "key": spec.key,
+                "event": "eval",
+                "steps": step,
+                "total": budget.total_steps,
+                "last_return": clock.last_return,
+            }
+        )
         check(step)
         if on_eval is not None:
             on_eval(step, clock.last_return)
@@ -257,9 +303,16 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
 
     def save_checkpoint(step: int) -> None:
         total = clock.elapsed()
-        state = {"agent": agent.state_dict(), "runner": {
-            "eval_rows": len(log), "monitor_rows": rundir.monitor_rows(run_dir),
-            "train_s": total - clock.eval_s, "eval_s": clock.eval_s, "step": step}}
+        state = {
+            "agent": agent.state_dict(),
+            "runner": {
+                "eval_rows": len(log),
+                "monitor_rows": rundir.monitor_rows(run_dir),
+                "train_s": total - clock.eval_s,
+                "eval_s": clock.eval_s,
+                "step": step,
+            },
+        }
         checkpoint.save(run_dir, step, state)
         if on_checkpoint is not None:
             on_checkpoint(run_dir, step)
@@ -274,8 +327,16 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
         if clock.checkpoint_due(step, policy) and step < budget.total_steps and agent.at_episode_boundary:
             save_checkpoint(step)
         if clock.report_due():
-            report({"key": spec.key, "event": "progress", "steps": step, "total": budget.total_steps,
-                    "steps_per_s": clock.training_rate(step), "last_return": clock.last_return})
+            report(
+                {
+                    "key": spec.key,
+                    "event": "progress",
+                    "steps": step,
+                    "total": budget.total_steps,
+                    "steps_per_s": clock.training_rate(step),
+                    "last_return": clock.last_return,
+                }
+            )
         return True
 
     try:
@@ -292,9 +353,16 @@ def _train(spec: RunSpec, run_dir: Path, report: Reporter, policy: CheckpointPol
         evaluator.close()
     wall = clock.elapsed()
     train_s = wall - clock.eval_s
-    return {"env_steps": agent.num_timesteps, "updates": agent.num_updates, "wall_s": wall,
-            "train_s": train_s, "eval_s": clock.eval_s, "steps_per_s": agent.num_timesteps / train_s,
-            "final_return_mean": clock.last_return, "model": model.name}
+    return {
+        "env_steps": agent.num_timesteps,
+        "updates": agent.num_updates,
+        "wall_s": wall,
+        "train_s": train_s,
+        "eval_s": clock.eval_s,
+        "steps_per_s": agent.num_timesteps / train_s,
+        "final_return_mean": clock.last_return,
+        "model": model.name,
+    }
 
 
 def _now() -> str:

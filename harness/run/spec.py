@@ -38,7 +38,7 @@ class Budget:
     def eval_steps(self) -> list[int]:
         """Env steps at which the harness evaluates: 0, E, 2E, ..., and the final step."""
         steps = list(range(0, self.total_steps, self.eval_freq))
-        return steps + [self.total_steps]
+        return [*steps, self.total_steps]
 
 
 @dataclass(frozen=True)

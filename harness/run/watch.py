@@ -27,7 +27,9 @@ def load_run(run_dir: Path, render_mode: str | None = None):
     run_dir = Path(run_dir)
     meta = rundir.read_meta(run_dir)
     if meta is None:
-        raise UsageError(f"{run_dir}: no readable meta.json; expected a run directory results/<study>/<arm>/<env>_<seed>")
+        raise UsageError(
+            f"{run_dir}: no readable meta.json; expected a run directory results/<study>/<arm>/<env>_<seed>"
+        )
     spec = meta["spec"]
     arm = get_arm(spec["arm"])
     env = make_env(spec["env_id"], render_mode=render_mode)
@@ -38,8 +40,10 @@ def load_run(run_dir: Path, render_mode: str | None = None):
     newest = checkpoint.latest(run_dir)
     if newest is None:
         env.close()
-        raise UsageError(f"{run_dir}: no saved model and no checkpoint (status {meta.get('status')}); "
-                         "complete runs have a model, runs in progress a checkpoint after their first minutes")
+        raise UsageError(
+            f"{run_dir}: no saved model and no checkpoint (status {meta.get('status')}); "
+            "complete runs have a model, runs in progress a checkpoint after their first minutes"
+        )
     step, path = newest
     config = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
     agent = arm.build(env, config, spec["seed"], "cpu")
@@ -53,14 +57,21 @@ def enjoy(run_dir: Path, episodes: int = 5, say: Callable[[str], None] = lambda 
     ``say`` hears which policy acts (the final model or a checkpoint)."""
     agent, env, meta = load_run(run_dir)
     say(f"acting: {meta['watched']}")
-    returns = np.array([rollout(env, lambda obs: agent.predict(obs, deterministic=True), EVAL_SEED + i)[0]
-                        for i in range(episodes)])
+    returns = np.array(
+        [rollout(env, lambda obs: agent.predict(obs, deterministic=True), EVAL_SEED + i)[0] for i in range(episodes)]
+    )
     env.close()
     return returns
 
 
-def record(run_dir: Path, out_dir: Path | None = None, episodes: int = 1, gif_every: int = 3,
-           gif_width: int = 300, say: Callable[[str], None] = lambda line: None) -> tuple[Path, Path, float]:
+def record(
+    run_dir: Path,
+    out_dir: Path | None = None,
+    episodes: int = 1,
+    gif_every: int = 3,
+    gif_width: int = 300,
+    say: Callable[[str], None] = lambda line: None,
+) -> tuple[Path, Path, float]:
     """An mp4 of ``episodes`` deterministic episodes (gymnasium RecordVideo) and a small GIF of the
     first (every ``gif_every``-th frame, ``gif_width`` pixels wide); returns (mp4, gif, first return)."""
     import imageio.v2 as imageio
@@ -71,8 +82,7 @@ def record(run_dir: Path, out_dir: Path | None = None, episodes: int = 1, gif_ev
     say(f"acting: {meta['watched']}")
     name = f"{meta['spec']['arm']}-{meta['spec']['env_id'].rpartition(':')[2]}-{meta['spec']['seed']}"
     out_dir = Path(out_dir or Path(run_dir) / "videos")
-    env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes,
-                      disable_logger=True)
+    env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes, disable_logger=True)
     frames: list[np.ndarray] = []
 
     def gif_frame(env: gym.Env, t: int) -> None:

@@ -30,8 +30,13 @@ PRESETS: dict[str, BudgetPreset] = {
 MIN_STEPS = 1000
 
 
-def make_budget(preset: str, full_steps: int, steps: int | None = None, eval_freq: int | None = None,
-                eval_episodes: int | None = None) -> Budget:
+def make_budget(
+    preset: str,
+    full_steps: int,
+    steps: int | None = None,
+    eval_freq: int | None = None,
+    eval_episodes: int | None = None,
+) -> Budget:
     """The budget of ``preset`` for an env whose full budget is ``full_steps``; ``steps`` overrides."""
     p = PRESETS[preset]
     total = steps if steps is not None else max(MIN_STEPS, round(full_steps * p.fraction))

@@ -61,8 +61,7 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
     limit = evaluator.env.spec.max_episode_steps if evaluator.env.spec else None
     evaluator.close()
     (t_r, _), (t_s, s_s), (t_e, s_e) = marks["random_end"], marks["train_start"], marks["train_end"]
-    return Rates(RANDOM_STEPS / (t_r - start), (s_e - s_s) / (t_e - t_s), predict, int(limit or lengths.max()),
-                 setup)
+    return Rates(RANDOM_STEPS / (t_r - start), (s_e - s_s) / (t_e - t_s), predict, int(limit or lengths.max()), setup)
 
 
 def run_seconds(spec: RunSpec, rates: Rates) -> float:

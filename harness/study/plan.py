@@ -48,14 +48,18 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
     """The plan as text lines: runs, budgets, hyperparameter sources, estimate."""
     s = plan.study
     counts = Counter(plan.actions.values())
-    extra = [(counts["resume"], "resumed from their last checkpoint"),
-             (counts["restart"], "unfinished without a checkpoint (restarted)"),
-             (counts["supersede"], "with a changed spec (old run moved to superseded/)"),
-             (counts["busy"], "being run by another process (left alone)")]
-    lines = [f"Study '{s.name}' -> {Path(results_root) / s.name}",
-             f"  runs: {len(plan.runs)} = {len(s.envs)} env(s) x {len(s.arms)} arm(s) x {len(s.seeds)} seed(s); "
-             f"{len(plan.to_run)} to run, {counts['skip']} already complete (skipped)"
-             + "".join(f", {n} {text}" for n, text in extra if n)]
+    extra = [
+        (counts["resume"], "resumed from their last checkpoint"),
+        (counts["restart"], "unfinished without a checkpoint (restarted)"),
+        (counts["supersede"], "with a changed spec (old run moved to superseded/)"),
+        (counts["busy"], "being run by another process (left alone)"),
+    ]
+    lines = [
+        f"Study '{s.name}' -> {Path(results_root) / s.name}",
+        f"  runs: {len(plan.runs)} = {len(s.envs)} env(s) x {len(s.arms)} arm(s) x {len(s.seeds)} seed(s); "
+        f"{len(plan.to_run)} to run, {counts['skip']} already complete (skipped)"
+        + "".join(f", {n} {text}" for n, text in extra if n),
+    ]
     seen_env = set()
     for r in plan.runs:
         if r.env_id in seen_env:
@@ -64,24 +68,36 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
         b = r.budget
         preset = PRESETS[b.preset]
         size = f"{b.total_steps:,} env steps per run" + (
-            " (STEPS)" if s.steps else f" = {preset.fraction:.0%} of the full {b.full_steps:,}")
-        lines.append(f"  {r.env_id}: budget '{b.preset}', {size}; evaluation every {b.eval_freq:,} steps, "
-                     f"{b.eval_episodes} episodes; learning_starts x{b.learning_starts_scale:.3g}")
+            " (STEPS)" if s.steps else f" = {preset.fraction:.0%} of the full {b.full_steps:,}"
+        )
+        lines.append(
+            f"  {r.env_id}: budget '{b.preset}', {size}; evaluation every {b.eval_freq:,} steps, "
+            f"{b.eval_episodes} episodes; learning_starts x{b.learning_starts_scale:.3g}"
+        )
         for arm in s.arms:
             spec = next(x for x in plan.runs if x.env_id == r.env_id and x.arm == arm)
-            lines.append(f"    {arm}: learning_starts {spec.learning_starts_configured:,} -> "
-                         f"{spec.config.learning_starts:,}; hyperparameters from {' + '.join(spec.hp_sources[1:])}")
+            lines.append(
+                f"    {arm}: learning_starts {spec.learning_starts_configured:,} -> "
+                f"{spec.config.learning_starts:,}; hyperparameters from {' + '.join(spec.hp_sources[1:])}"
+            )
             if spec.config.learning_starts >= b.total_steps:
-                lines.append(f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "
-                             f"below the budget ({b.total_steps:,} steps): it will act randomly and never learn")
-    lines.append(f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)")
+                lines.append(
+                    f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "
+                    f"below the budget ({b.total_steps:,} steps): it will act randomly and never learn"
+                )
+    lines.append(
+        f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)"
+    )
     if plan.estimate_s:
         total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
         cpu = sum(plan.estimate_s.values())
-        rate_text = "; ".join(f"{arm} on {env.rpartition(':')[2]}: {r.train:.0f} steps/s training"
-                              for (env, arm), r in plan.rates.items())
-        lines.append(f"  estimate: about {fmt_duration(total)} wall-clock ({fmt_duration(cpu)} of run time; "
-                     f"calibrated: {rate_text}; evaluation counted at full episode length)")
+        rate_text = "; ".join(
+            f"{arm} on {env.rpartition(':')[2]}: {r.train:.0f} steps/s training" for (env, arm), r in plan.rates.items()
+        )
+        lines.append(
+            f"  estimate: about {fmt_duration(total)} wall-clock ({fmt_duration(cpu)} of run time; "
+            f"calibrated: {rate_text}; evaluation counted at full episode length)"
+        )
     return lines
 
 
@@ -97,8 +113,10 @@ def confirm(plan: Plan, jobs: int, assume_yes: bool) -> None:
         if answer.strip().lower() in ("y", "yes"):
             return
         raise UsageError("not started")
-    raise UsageError(f"the study is estimated at {fmt_duration(total)} (over {fmt_duration(CONFIRM_ABOVE_S)}); "
-                     "re-run with --yes (make ... YES=1) to start it, or choose a smaller BUDGET/STEPS")
+    raise UsageError(
+        f"the study is estimated at {fmt_duration(total)} (over {fmt_duration(CONFIRM_ABOVE_S)}); "
+        "re-run with --yes (make ... YES=1) to start it, or choose a smaller BUDGET/STEPS"
+    )
 
 
 def check_writable(results_root: Path, study: str) -> None:
@@ -110,5 +128,6 @@ def check_writable(results_root: Path, study: str) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise UsageError(f"results directory {folder} is not writable ({exc.strerror or exc}); "
-                         "choose another with --results") from None
+        raise UsageError(
+            f"results directory {folder} is not writable ({exc.strerror or exc}); choose another with --results"
+        ) from None

@@ -43,8 +43,12 @@ class StudySpec:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
         runs = []
         for env_id in self.envs:
-            resolved = {a: resolve.resolve(get_arm(a), env_id, self.hp_files, self.hp_overrides, hp_dir,
-                                           tuned=self.hp_set == "tuned") for a in self.arms}
+            resolved = {
+                a: resolve.resolve(
+                    get_arm(a), env_id, self.hp_files, self.hp_overrides, hp_dir, tuned=self.hp_set == "tuned"
+                )
+                for a in self.arms
+            }
             voters = [r.n_timesteps for a, r in resolved.items() if get_arm(a).sets_budget]
             full = max(voters or [r.n_timesteps for r in resolved.values()])
             budget = make_budget(self.budget, full, self.steps, self.eval_freq, self.eval_episodes)
@@ -53,8 +57,9 @@ class StudySpec:
                 scaled = round(configured * budget.learning_starts_scale)
                 config = dataclasses.replace(r.config, learning_starts=scaled)
                 for seed in self.seeds:
-                    runs.append(RunSpec(self.name, arm, env_id, seed, budget, config, r.sources, configured,
-                                        self.device))
+                    runs.append(
+                        RunSpec(self.name, arm, env_id, seed, budget, config, r.sources, configured, self.device)
+                    )
         return runs
 
 

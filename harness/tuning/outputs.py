@@ -9,9 +9,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
+import matplotlib.pyplot as plt
+import optuna
+from optuna.trial import TrialState
 
 PLOTS = {
     "optimization_history": "plot_optimization_history",
@@ -55,32 +55,44 @@ def _plots_and_summary(study: optuna.Study, folder: Path, spec: Any) -> list[Pat
             skipped.append(f"{name}.html: plotly is not installed")
     summary = folder / "summary.md"
     summary.write_text(_summary(study, spec, written, skipped))
-    return written + [summary]
+    return [*written, summary]
 
 
 def _summary(study: optuna.Study, spec: Any, written: list[Path], skipped: list[str]) -> str:
-    counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
-              for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)}
-    lines = [f"# Tuning study `{spec.study}`: {spec.arm} on {spec.env_id}", "",
-             f"- trials: {', '.join(f'{n} {k}' for k, n in counts.items())} (cap {spec.trials})",
-             f"- objective: mean final evaluation return over {spec.seeds_per_trial} seed(s) per trial; "
-             f"budget {spec.budget}" + (f", {spec.steps:,} steps" if spec.steps else ""),
-             f"- sampler {spec.sampler} (seed {spec.seed}), pruner {spec.pruner}; storage "
-             f"{spec.storage or 'journal.log in this folder'}", ""]
+    counts = {
+        s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
+        for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+    }
+    lines = [
+        f"# Tuning study `{spec.study}`: {spec.arm} on {spec.env_id}",
+        "",
+        f"- trials: {', '.join(f'{n} {k}' for k, n in counts.items())} (cap {spec.trials})",
+        f"- objective: mean final evaluation return over {spec.seeds_per_trial} seed(s) per trial; "
+        f"budget {spec.budget}" + (f", {spec.steps:,} steps" if spec.steps else ""),
+        f"- sampler {spec.sampler} (seed {spec.seed}), pruner {spec.pruner}; storage "
+        f"{spec.storage or 'journal.log in this folder'}",
+        "",
+    ]
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         best = study.best_trial
-        lines += [f"Best: trial {best.number}, value {best.value:.2f}", "",
-                  "| hyperparameter | value |", "|---|---|"]
+        lines += [f"Best: trial {best.number}, value {best.value:.2f}", "", "| hyperparameter | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in best.params.items()]
         lines.append("")
     lines += [f"![{p.stem}]({p.name})" for p in written if p.suffix == ".png"]
     if skipped:
         lines += ["", "Not drawn: " + "; ".join(skipped)]
-    lines += ["", "Open the study in optuna-dashboard: `pip install optuna-dashboard`, then "
-              f"`optuna-dashboard {spec.storage or 'results/tuning/' + spec.study + '/journal.log'}`.", ""]
+    lines += [
+        "",
+        "Open the study in optuna-dashboard: `pip install optuna-dashboard`, then "
+        f"`optuna-dashboard {spec.storage or 'results/tuning/' + spec.study + '/journal.log'}`.",
+        "",
+    ]
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     if failed:
-        lines += ["Failed trials:", ""] + [f"- trial {t.number}: {t.user_attrs.get('fail_reason', 'see the log')}"
-                                          for t in failed] + [""]
+        lines += (
+            ["Failed trials:", ""]
+            + [f"- trial {t.number}: {t.user_attrs.get('fail_reason', 'see the log')}" for t in failed]
+            + [""]
+        )
     return "\n".join(lines)

@@ -17,9 +17,11 @@ from harness.tuning import tune
 def check_tune_storage(storage: str | None, address: str | None) -> None:
     """On a cluster, tuning workers share a study only through a database server they all reach."""
     if address and (storage is None or storage.startswith("sqlite")):
-        raise UsageError("tune --backend ray on a cluster needs --storage postgresql://... (or mysql://...) that "
-                         "every node reaches: the default journal file and SQLite live on this machine's disk "
-                         "(without --ray-address/RAY_ADDRESS, Ray runs embedded here and they work)")
+        raise UsageError(
+            "tune --backend ray on a cluster needs --storage postgresql://... (or mysql://...) that "
+            "every node reaches: the default journal file and SQLite live on this machine's disk "
+            "(without --ray-address/RAY_ADDRESS, Ray runs embedded here and they work)"
+        )
 
 
 class TuneLauncher:
@@ -42,15 +44,22 @@ class TuneLauncher:
         sink = start_sink(root)
         in_place = str(root) if self.cluster.address is None else None
         task = ray.remote(tune_on_node)
-        refs = [task.options(name=f"tune {spec.study} worker {w}", num_cpus=1, max_retries=self.max_retries)
-                .remote(spec, in_place, threads, w, sink) for w in range(jobs)]
+        refs = [
+            task.options(name=f"tune {spec.study} worker {w}", num_cpus=1, max_retries=self.max_retries).remote(
+                spec, in_place, threads, w, sink
+            )
+            for w in range(jobs)
+        ]
         try:
             for worker, ref in enumerate(refs):
                 try:
                     ray.get(ref)
                 except ray.exceptions.RayError as exc:
-                    print(f"tuning worker {worker} lost after up to {self.max_retries} retries: "
-                          f"{str(exc).splitlines()[0]}", file=sys.stderr)
+                    print(
+                        f"tuning worker {worker} lost after up to {self.max_retries} retries: "
+                        f"{str(exc).splitlines()[0]}",
+                        file=sys.stderr,
+                    )
         finally:
             ray.kill(sink)
 
@@ -73,5 +82,3 @@ def tune_on_node(spec: tune.TuneSpec, results_root: str | None, threads: int, wo
         tune.work(spec, scratch, threads, worker, callbacks=(send,))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-

@@ -64,8 +64,19 @@ class TuneSpec:
 
     def base_run(self) -> RunSpec:
         """The run a trial starts from: the arm's resolved hyperparameters on the env, at the budget."""
-        return StudySpec(self.study, (self.env_id,), (self.arm,), (0,), self.budget, self.steps, self.eval_freq,
-                         self.eval_episodes, self.device, self.hp_files, dict(self.hp_overrides)).expand()[0]
+        return StudySpec(
+            self.study,
+            (self.env_id,),
+            (self.arm,),
+            (0,),
+            self.budget,
+            self.steps,
+            self.eval_freq,
+            self.eval_episodes,
+            self.device,
+            self.hp_files,
+            dict(self.hp_overrides),
+        ).expand()[0]
 
 
 class TrialFailed(RuntimeError):
@@ -89,8 +100,12 @@ def storage_for(spec: TuneSpec, results_root: Path) -> optuna.storages.BaseStora
     if spec.storage.split(":")[0].split("+")[0] not in ("postgresql", "sqlite", "mysql"):
         raise UsageError(f"--storage {spec.storage!r}: expected postgresql://..., mysql://... or sqlite:///...")
     # Heartbeats let a live study see a dead worker's trial; the callback retries it as a new trial.
-    return RDBStorage(spec.storage, heartbeat_interval=spec.heartbeat, grace_period=3 * spec.heartbeat,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+    return RDBStorage(
+        spec.storage,
+        heartbeat_interval=spec.heartbeat,
+        grace_period=3 * spec.heartbeat,
+        failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
+    )
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -155,9 +170,13 @@ def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
 def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.Study:
     base = spec.base_run()
     return optuna.create_study(
-        study_name=spec.study, storage=storage_for(spec, results_root), direction="maximize",
-        sampler=make_sampler(spec.sampler, spec.seed + worker), load_if_exists=True,
-        pruner=make_pruner(spec.pruner, base.config.learning_starts))
+        study_name=spec.study,
+        storage=storage_for(spec, results_root),
+        direction="maximize",
+        sampler=make_sampler(spec.sampler, spec.seed + worker),
+        load_if_exists=True,
+        pruner=make_pruner(spec.pruner, base.config.learning_starts),
+    )
 
 
 #: Called by Optuna after each trial of a worker, with the study and the finished trial.
@@ -166,8 +185,9 @@ TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 Launcher = Callable[[TuneSpec, Path, int, int], None]
 
 
-def work(spec: TuneSpec, results_root: Path, threads: int, worker: int,
-         callbacks: Sequence[TrialCallback] = ()) -> None:
+def work(
+    spec: TuneSpec, results_root: Path, threads: int, worker: int, callbacks: Sequence[TrialCallback] = ()
+) -> None:
     """One worker: run trials until the study has ``spec.trials`` complete or pruned ones.
 
     Failed trials (a diverged run, or a dead worker's trial failed by the heartbeat) do not
@@ -181,8 +201,12 @@ def work(spec: TuneSpec, results_root: Path, threads: int, worker: int,
     done = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = spec.trials - len(study.get_trials(deepcopy=False, states=done))
     if remaining > 0:
-        study.optimize(objective(spec, results_root, threads), n_trials=remaining, catch=(TrialFailed,),
-                       callbacks=[MaxTrialsCallback(spec.trials, states=done), *callbacks])
+        study.optimize(
+            objective(spec, results_root, threads),
+            n_trials=remaining,
+            catch=(TrialFailed,),
+            callbacks=[MaxTrialsCallback(spec.trials, states=done), *callbacks],
+        )
 
 
 def run(spec: TuneSpec, results_root: Path, jobs: int, threads: int, launch: Launcher | None = None) -> optuna.Study:
@@ -217,20 +241,35 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
         return None
     best = study.best_trial
     space = search.load_space(get_arm(spec.arm), spec.space)
-    config = build_config(get_arm(spec.arm).config_cls, search.decode(best.params, space),
-                          f"best trial {best.number}", base=spec.base_run().config)
+    config = build_config(
+        get_arm(spec.arm).config_cls,
+        search.decode(best.params, space),
+        f"best trial {best.number}",
+        base=spec.base_run().config,
+    )
     out = Path(spec.tuned_dir) / spec.arm / f"{env_name(spec.env_id)}.yml"
     out.parent.mkdir(parents=True, exist_ok=True)
     provenance = {
-        "study": spec.study, "storage": spec.storage or str(folder / "journal.log"), "trial": best.number,
-        "value": best.value, "seeds": best.user_attrs.get("seeds"),
+        "study": spec.study,
+        "storage": spec.storage or str(folder / "journal.log"),
+        "trial": best.number,
+        "value": best.value,
+        "seeds": best.user_attrs.get("seeds"),
         "budget": {"preset": spec.budget, "steps": spec.steps or spec.base_run().budget.total_steps},
-        "trials": {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
-                   for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)},
-        "sampler": spec.sampler, "pruner": spec.pruner, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": package_versions(), "git": git_state(),
+        "trials": {
+            s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
+            for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        },
+        "sampler": spec.sampler,
+        "pruner": spec.pruner,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "git": git_state(),
     }
     tuned = {k: v for k, v in as_plain(config).items() if k in best.params}
-    rundir.atomic_write(out, "# Written by `python -m harness tune`; used by `compare --hp-set tuned`.\n"
-                         + yamlio.dump({"hyperparameters": tuned, "provenance": provenance}))
+    rundir.atomic_write(
+        out,
+        "# Written by `python -m harness tune`; used by `compare --hp-set tuned`.\n"
+        + yamlio.dump({"hyperparameters": tuned, "provenance": provenance}),
+    )
     return out
