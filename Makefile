@@ -8,6 +8,7 @@
 #             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N]
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
 #   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
+#   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
 #   make test / make test-learning / make test-ray   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -35,7 +36,7 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
 	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(RAY_OPTS) $(ARGS)
 
-.PHONY: venv compare report tune enjoy record bench test test-learning test-ray clean-venv
+.PHONY: venv compare report tune enjoy record bench lint test test-learning test-ray clean-venv
 
 venv: $(STAMP)
 
@@ -68,6 +69,11 @@ record: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m harness bench $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not ray" $(ARGS)

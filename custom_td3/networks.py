@@ -57,7 +57,8 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) -> (B, act_dim)."""
-        return self.mu(obs)
+        action: torch.Tensor = self.mu(obs)
+        return action
 
 
 class Critic(nn.Module):
@@ -75,4 +76,5 @@ class Critic(nn.Module):
 
     def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Q1 alone: what the actor ascends."""
-        return self.qf0(torch.cat([obs, action], dim=1))
+        q: torch.Tensor = self.qf0(torch.cat([obs, action], dim=1))
+        return q

@@ -39,7 +39,8 @@ def exponential(start: float, end: float, steps: int, t: int) -> float:
     """``start`` at t = 0, multiplied by ``(end / start) ** (1 / steps)`` each step until it reaches ``end``."""
     if t >= steps:
         return end
-    return start * (end / start) ** (t / steps)
+    value: float = start * (end / start) ** (t / steps)
+    return value
 
 
 SCHEDULES: dict[str, Schedule] = {"constant": constant, "linear": linear, "exponential": exponential}

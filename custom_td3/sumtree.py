@@ -42,7 +42,8 @@ class SumTree:
 
     def get(self, indices: np.ndarray) -> np.ndarray:
         """Priorities (float64, shape (B,)) of leaves ``indices`` (integers, shape (B,))."""
-        return self.nodes[self._check_indices(indices) + self.n_leaves - 1]
+        priorities: np.ndarray = self.nodes[self._check_indices(indices) + self.n_leaves - 1]
+        return priorities
 
     def update(self, indices: np.ndarray, priorities: np.ndarray | float) -> None:
         """Set leaves ``indices`` (shape (B,)) to ``priorities`` (shape (B,) or a scalar).
@@ -98,4 +99,5 @@ class SumTree:
             go_right = (values >= left_sum) & (self.nodes[left + 1] > 0)
             values -= np.where(go_right, left_sum, 0.0)
             nodes = left + go_right
-        return nodes - (self.n_leaves - 1)
+        leaves: np.ndarray = nodes - (self.n_leaves - 1)
+        return leaves

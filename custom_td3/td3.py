@@ -60,9 +60,15 @@ class TD3:
     ):
         self.env, self.config, self.device = env, config or TD3Config(), torch.device(device)
         c = self.config
-        obs_dim = int(np.prod(env.observation_space.shape))
-        act_dim = int(np.prod(env.action_space.shape))
-        self.action_low, self.action_high = env.action_space.low, env.action_space.high
+        action_space, obs_shape = env.action_space, env.observation_space.shape
+        if not isinstance(action_space, gym.spaces.Box) or obs_shape is None:
+            raise TypeError(
+                f"TD3 needs a Box action space and an observation space with a shape; got "
+                f"{action_space} and {env.observation_space}"
+            )
+        obs_dim = int(np.prod(obs_shape))
+        act_dim = int(np.prod(action_space.shape))
+        self.action_low, self.action_high = action_space.low, action_space.high
 
         torch.manual_seed(seed)  # network initialisation
         self.rng = np.random.default_rng(seed)  # warm-up actions, exploration noise, replay sampling
@@ -110,7 +116,7 @@ class TD3:
         critic_loss = _weighted_mse(q1, target_q, batch.weights) + _weighted_mse(q2, target_q, batch.weights)
         _require_finite(critic_loss, "critic loss", self.num_updates + 1)
         self.critic_optimizer.zero_grad()
-        critic_loss.backward()
+        critic_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         self.critic_optimizer.step()
         self.num_updates += 1
         with torch.no_grad():
@@ -127,7 +133,7 @@ class TD3:
                 actor_loss = -self.critic.q1(batch.observations, actions).mean()
                 _require_finite(actor_loss, "actor loss", self.num_updates)
                 self.actor_optimizer.zero_grad()
-                actor_loss.backward()
+                actor_loss.backward()  # type: ignore[no-untyped-call]
                 self.actor_optimizer.step()
             finally:
                 self.critic.requires_grad_(True)
@@ -146,7 +152,7 @@ class TD3:
         c = self.config
         with torch.no_grad(), self._actor_noise(explore and c.noisy_nets):
             x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(1, -1)
-            action = self.actor(x)[0].cpu().numpy()
+            action: np.ndarray = self.actor(x)[0].cpu().numpy()
         if explore and c.noise_type == "normal":
             action = np.clip(action + self.rng.normal(0.0, self.exploration_std(), action.shape), -1.0, 1.0)
         return action
@@ -162,7 +168,8 @@ class TD3:
 
     def _scale(self, action: np.ndarray) -> np.ndarray:
         """[-1, 1] -> [low, high]."""
-        return self.action_low + 0.5 * (action + 1.0) * (self.action_high - self.action_low)
+        scaled: np.ndarray = self.action_low + 0.5 * (action + 1.0) * (self.action_high - self.action_low)
+        return scaled
 
     # ------------------------------------------------------------------ the loop
     def learn(self, total_steps: int, callback: Callable[[int], bool] | None = None) -> TD3:

@@ -24,8 +24,9 @@ class Agent(Protocol):
     def num_updates(self) -> int:
         """Gradient updates (critic steps) taken so far."""
 
-    def learn(self, total_steps: int, callback: StepCallback) -> None:
-        """Train until ``num_timesteps == total_steps`` (or the callback returns False).
+    def learn(self, total_steps: int, callback: StepCallback) -> object:
+        """Train until ``num_timesteps == total_steps`` (or the callback returns False); what it
+        returns is ignored (SB3 and our TD3 return the agent).
 
         An agent that detects divergence itself raises FloatingPointError (custom_td3's
         TrainingDiverged is one): the run is then recorded as diverged, with the message as its cause.

@@ -31,12 +31,15 @@ class RandomAgent:
         self.env, self.seed = env, seed
         self.train_rng = np.random.default_rng(seed)  # actions while "training"
         self.eval_rng = np.random.default_rng(seed + 1)  # actions while evaluated, kept apart
-        self.low, self.high = env.action_space.low, env.action_space.high
+        space = env.action_space
+        assert isinstance(space, gym.spaces.Box)  # the env factory admits Box action spaces only
+        self.low, self.high = space.low, space.high
         self.num_timesteps, self.num_updates = 0, 0
         self._obs: np.ndarray | None = None
 
     def _sample(self, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(self.low, self.high).astype(self.env.action_space.dtype)
+        action: np.ndarray = rng.uniform(self.low, self.high).astype(self.env.action_space.dtype)
+        return action
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         while self.num_timesteps < total_steps:

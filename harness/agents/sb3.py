@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import LinearSchedule
 
 from custom_td3 import TD3Config as OurTD3Config
@@ -176,10 +176,10 @@ class SB3CrossQConfig(MaxEntropyFields, OffPolicyCore):
     )
 
 
-def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str, Any]:
+def sb3_kwargs(config: OffPolicyCore, action_space: gym.Space[Any]) -> dict[str, Any]:
     """The keyword arguments for the SB3 algorithm's constructor, from a typed config."""
-    values = {}
-    policy_kwargs = {}
+    values: dict[str, Any] = {}
+    policy_kwargs: dict[str, Any] = {}
     for name, (f, _) in fields_of(type(config)).items():
         value = getattr(config, name)
         if f.metadata.get("policy_kwarg"):
@@ -199,7 +199,7 @@ def sb3_kwargs(config: OffPolicyCore, action_space: gym.spaces.Box) -> dict[str,
     unit = values.pop("train_freq_unit")
     values["train_freq"] = (values["train_freq"], unit)
     noise_type, std = values.pop("noise_type"), values.pop("noise_std")
-    n = action_space.shape[0]
+    n = int(np.prod(action_space.shape or (1,)))
     noise_cls = {None: None, "normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[
         noise_type
     ]
@@ -222,12 +222,12 @@ class _Bridge(BaseCallback):
 class SB3Agent:
     """Adapter from an SB3 off-policy algorithm to the harness's Agent contract."""
 
-    def __init__(self, model: BaseAlgorithm):
+    def __init__(self, model: OffPolicyAlgorithm):
         self.model = model
 
     @classmethod
     def build(
-        cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: OffPolicyCore, seed: int, device: str
+        cls, algo_cls: type[OffPolicyAlgorithm], env: gym.Env, config: OffPolicyCore, seed: int, device: str
     ) -> SB3Agent:
         model = algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0, **sb3_kwargs(config, env.action_space))
         return cls(model)
@@ -292,7 +292,7 @@ class SB3Agent:
         torch.set_rng_state(state["rng"]["torch"])
 
 
-def builder(algo_cls: type[BaseAlgorithm]) -> Callable[[gym.Env, OffPolicyCore, int, str], SB3Agent]:
+def builder(algo_cls: type[OffPolicyAlgorithm]) -> Callable[[gym.Env, OffPolicyCore, int, str], SB3Agent]:
     """A function building a new ``algo_cls`` learner from a typed config, as an Agent."""
 
     def build(env: gym.Env, config: OffPolicyCore, seed: int, device: str) -> SB3Agent:
@@ -301,7 +301,7 @@ def builder(algo_cls: type[BaseAlgorithm]) -> Callable[[gym.Env, OffPolicyCore, 
     return build
 
 
-def loader(algo_cls: type[BaseAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
+def loader(algo_cls: type[OffPolicyAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
     """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting."""
 
     def load(path: Path, env: gym.Env, device: str) -> SB3Agent:

@@ -86,12 +86,14 @@ def load_space(arm: ArmInfo, path: Path | None = None) -> dict[str, Param]:
 
 def sample(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
     """One plain value per parameter, drawn through the trial."""
-    values = {}
+    values: dict[str, Any] = {}
     for name, p in space.items():
-        if p.kind == "float":
-            values[name] = trial.suggest_float(name, p.low, p.high, log=p.log)
-        elif p.kind == "int":
-            values[name] = trial.suggest_int(name, p.low, p.high, log=p.log)
+        if p.kind in ("float", "int"):
+            assert p.low is not None and p.high is not None  # load_space gives every numeric range both ends
+            if p.kind == "float":
+                values[name] = trial.suggest_float(name, p.low, p.high, log=p.log)
+            else:
+                values[name] = trial.suggest_int(name, int(p.low), int(p.high), log=p.log)
         else:
             labels = p.labels()
             values[name] = labels[trial.suggest_categorical(name, list(labels))]

@@ -148,12 +148,19 @@ def _literal(node: ast.AST, where: str, text: str) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
         return {kw.arg: _literal(kw.value, where, text) for kw in node.keywords}
     if isinstance(node, ast.Dict):
-        return {_literal(k, where, text): _literal(v, where, text) for k, v in zip(node.keys, node.values, strict=True)}
+        pairs = [(k, v) for k, v in zip(node.keys, node.values, strict=True) if k is not None]
+        if len(pairs) == len(node.keys):  # a None key is **unpacking, which falls through to the error
+            return {_literal(k, where, text): _literal(v, where, text) for k, v in pairs}
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_literal(e, where, text) for e in node.elts]
     if isinstance(node, ast.Constant):
         return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, (int, float))
+    ):
         return -node.operand.value
     if isinstance(node, ast.Attribute) and ast.unparse(node) in ACTIVATIONS:
         return ACTIVATIONS[ast.unparse(node)]

@@ -79,7 +79,7 @@ class LocalExecutor:
     def run(self, specs: Sequence[RunSpec], results_root: Path, display: Display) -> list[dict[str, Any]]:
         """Execute every spec; returns one summary per spec, in completion order."""
         ctx = mp.get_context("spawn")  # no fork: torch and rendering libraries do not survive it well
-        summaries = []
+        summaries: list[dict[str, Any]] = []
         with ctx.Manager() as manager:
             events = manager.Queue()
             pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_init_worker)

@@ -199,7 +199,9 @@ def run_on_node(
             checkpoint.write_files(run_dir, saved[1])
 
         def mirror(directory: Path, step: int) -> None:
-            store.save(spec, step, checkpoint.snapshot(directory)[1])
+            written = checkpoint.snapshot(directory)
+            assert written is not None  # called right after a checkpoint is written
+            store.save(spec, step, written[1])
 
         summary = runner.execute(spec, scratch, threads, sink.put.remote, policy, on_checkpoint=mirror)
         if isinstance(store, SinkStore):
@@ -253,7 +255,9 @@ class RayExecutor:
         root = Path(results_root).resolve()
         sink = start_sink(root)
         store = self.store or SinkStore(sink)
-        queue, pending, locks = deque(specs), {}, {}
+        queue: deque[RunSpec] = deque(specs)
+        pending: dict[Any, RunSpec] = {}  # Ray object ref -> its run
+        locks: dict[str, RunLock] = {}
         summaries: list[dict[str, Any]] = []
         try:
             while queue or pending:

@@ -147,8 +147,10 @@ def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:
         return [*md, note, ""]
     per_arm: dict[str, list[np.ndarray]] = {}
     for env in envs:
+        low, high = refs[env].random, refs[env].threshold
+        assert low is not None and high is not None  # envs missing either returned above
         for arm, x in study.finals(env).items():
-            per_arm.setdefault(arm, []).append(stats.normalize(x, refs[env].random, refs[env].threshold))
+            per_arm.setdefault(arm, []).append(stats.normalize(x, low, high))
     arms = [a for a, xs in per_arm.items() if len(xs) == len(envs)]
     rows = []
     for arm in arm_order(arms):

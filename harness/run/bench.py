@@ -54,7 +54,7 @@ def buffer_megabytes(env_id: str, capacity: int = 1_000_000) -> dict[str, float]
     from custom_td3.replay import PrioritizedReplayBuffer, ReplayBuffer
 
     env = make_env(env_id)
-    dims = (int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape)))
+    dims = (int(np.prod(env.observation_space.shape or ())), int(np.prod(env.action_space.shape or ())))
     env.close()
     rng = np.random.default_rng(0)
     return {

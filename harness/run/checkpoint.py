@@ -254,4 +254,11 @@ def _pack(files: Snapshot) -> bytes:
 
 def _unpack(blob: bytes) -> Snapshot:
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+        return {m.name: _read_member(tar, m) for m in tar.getmembers() if m.isfile()}
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise tarfile.TarError(f"{member.name} has no data")
+    return handle.read()

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.monitor import Monitor
@@ -109,7 +110,7 @@ def make_env(
         importlib.import_module(module)
     else:
         register_optional(name)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if render_mode is not None:  # passed only when asked: some user envs take no arguments at all
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame-based renderers, headless
         kwargs["render_mode"] = render_mode

@@ -26,7 +26,7 @@ import io
 import sys
 import types
 import warnings
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -57,7 +57,7 @@ def _pybullet_module(name: str) -> types.ModuleType:
 class MinitaurEnv(gym.Env):
     """pybullet's MinitaurBulletEnv behind the gymnasium API; keyword arguments go to it unchanged."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}  # noqa: RUF012 - gymnasium's attribute
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         if render_mode not in (None, "rgb_array"):
@@ -98,7 +98,9 @@ class MinitaurEnv(gym.Env):
 def _seeded_randomizer(module: types.ModuleType, rng: Any) -> Any:
     """The stock MinitaurEnvRandomizer's ranges, drawn from ``rng()`` (the env's generator)."""
 
-    class SeededRandomizer(module.MinitaurEnvRandomizer):
+    stock: Any = module.MinitaurEnvRandomizer
+
+    class SeededRandomizer(stock):
         def _randomize_minitaur(self, minitaur: Any) -> None:
             g = rng()
             base_mass = minitaur.GetBaseMassFromURDF()

@@ -67,7 +67,7 @@ def decide(spec: RunSpec, results_root: Path) -> str:
     if held_elsewhere(run_dir):
         return "busy"
     meta = rundir.read_meta(run_dir)
-    if not spec.matches(meta):
+    if meta is None or not spec.matches(meta):
         return "supersede" if any(p.name != rundir.LOCK_NAME for p in run_dir.iterdir()) else "run"
     if meta.get("status") in FINAL:
         return "skip"
@@ -129,16 +129,18 @@ def _execute_locked(
     passthrough: tuple[type[BaseException], ...],
     on_checkpoint: CheckpointHook | None,
 ) -> dict[str, Any]:
-    meta = rundir.read_meta(run_dir)
-    same = spec.matches(meta)
-    if same and meta["status"] in FINAL:  # finished by another process meanwhile
-        return {"key": spec.key, "status": meta["status"], "skipped": True}
-    latest = checkpoint.latest(run_dir) if same else None
-    if latest is None:
+    recorded = rundir.read_meta(run_dir)
+    if recorded is not None and not spec.matches(recorded):
+        recorded = None  # another spec's files: the run starts over
+    if recorded is not None and recorded["status"] in FINAL:  # finished by another process meanwhile
+        return {"key": spec.key, "status": recorded["status"], "skipped": True}
+    latest = checkpoint.latest(run_dir) if recorded is not None else None
+    if recorded is None or latest is None:
         rundir.clear_run_dir(run_dir)  # an unfinished run without a checkpoint starts over
         meta = _new_meta(spec, threads)
         rundir.write_config(run_dir, as_plain(spec.config))
     else:
+        meta = recorded
         meta["resumes"] = [*meta.get("resumes", []), {"from_step": latest[0], "at": _now(), "threads": threads}]
     meta.update(status=rundir.STATUS_RUNNING, threads=threads)
     meta.pop("error", None)
@@ -261,7 +263,9 @@ def _train(
     on_checkpoint: CheckpointHook | None = None,
 ) -> dict[str, Any]:
     saved = checkpoint.load(resume_from) if resume_from else None
-    runner_state = saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
+    runner_state: dict[str, Any] = (
+        saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
+    )
     set_random_seed(spec.seed)
     rundir.truncate_monitor(run_dir, runner_state["monitor_rows"])
     env = make_env(spec.env_id, monitor_dir=run_dir, append=saved is not None)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import ArrayLike
 
 from harness.agents import get_arm
 from harness.config.schema import build_config
@@ -45,7 +47,7 @@ def load_run(run_dir: Path, render_mode: str | None = None):
             "complete runs have a model, runs in progress a checkpoint after their first minutes"
         )
     step, path = newest
-    config = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
+    config: Any = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
     agent = arm.build(env, config, spec["seed"], "cpu")
     agent.load_state_dict(checkpoint.load(path)["agent"])
     meta["watched"] = f"checkpoint at step {step:,} (no final model yet, status {meta.get('status')})"
@@ -83,11 +85,11 @@ def record(
     name = f"{meta['spec']['arm']}-{meta['spec']['env_id'].rpartition(':')[2]}-{meta['spec']['seed']}"
     out_dir = Path(out_dir or Path(run_dir) / "videos")
     env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes, disable_logger=True)
-    frames: list[np.ndarray] = []
+    frames: list[ArrayLike] = []
 
     def gif_frame(env: gym.Env, t: int) -> None:
         if t % gif_every == 0:
-            frame = Image.fromarray(env.render())
+            frame = Image.fromarray(np.asarray(env.render()))
             frames.append(np.asarray(frame.resize((gif_width, int(frame.height * gif_width / frame.width)))))
 
     policy = lambda obs: agent.predict(obs, deterministic=True)  # noqa: E731
