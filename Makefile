@@ -9,12 +9,17 @@
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
 #   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
+#   make lock                       refresh requirements.lock (the versions make venv installs)
 #   make test / make test-learning / make test-ray   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU wheel by default; a GPU user overrides, e.g. TORCH="torch==2.13.0 --index-url <cuda index>".
 TORCH ?= torch==2.13.0
+# Every other package is installed at the version requirements.lock pins (`make lock` refreshes it).
+# The lock leaves out torch, so TORCH stays the user's choice (LOCK_TORCH is what it resolves against), and pip.
+LOCK := requirements.lock
+LOCK_TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 # Extras of pyproject.toml to install; EXTRAS=dev,bullet adds the PyBullet envs (what CI runs).
 EXTRAS ?= dev
@@ -36,16 +41,23 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
 	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(RAY_OPTS) $(ARGS)
 
-.PHONY: venv compare report tune enjoy record bench lint test test-learning test-ray clean-venv
+.PHONY: venv lock compare report tune enjoy record bench lint test test-learning test-ray clean-venv
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed*
 	touch $(STAMP)
+
+# Resolve every dependency of every extra again, at the newest versions pyproject.toml admits.
+lock: $(STAMP)
+	echo "$(LOCK_TORCH)" > $(VENV)/lock-torch.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --upgrade --all-extras --strip-extras \
+		--unsafe-package torch --unsafe-package pip --no-emit-index-url --no-emit-find-links --constraint $(VENV)/lock-torch.txt \
+		--output-file $(LOCK) pyproject.toml
 
 compare: $(STAMP)
 	@test -n "$(ENV)" || { echo "usage: make compare ENV=<gymnasium id>[,<id>...] [ALGOS=...] [SEEDS=N] [BUDGET=smoke|quick|full] ..." >&2; exit 2; }

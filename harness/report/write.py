@@ -9,7 +9,7 @@ threshold. Only complete runs enter the statistics; the others are listed with t
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
     md = [
         f"# Study `{study.name}`",
         "",
-        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}` "
+        f"Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}` "
         f"({reps:,} bootstrap resamples, seed {seed}).",
         "",
     ]

@@ -15,7 +15,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def supersede(spec: RunSpec, results_root: Path) -> Path:
     """Move an existing run of a different spec to ``<study>/superseded/<arm>/<env>_<seed>.<hash>``."""
     run_dir = spec.run_dir(results_root)
     meta = rundir.read_meta(run_dir) or {}
-    tag = meta.get("spec_hash") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    tag = meta.get("spec_hash") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = Path(results_root) / spec.study / "superseded" / f"{spec.key}.{tag}"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(run_dir), str(target))
@@ -370,4 +370,4 @@ def _train(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

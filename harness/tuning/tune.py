@@ -16,7 +16,7 @@ import multiprocessing as mp
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +262,7 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
         },
         "sampler": spec.sampler,
         "pruner": spec.pruner,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "git": git_state(),
     }
