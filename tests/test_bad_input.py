@@ -75,13 +75,13 @@ def test_missing_hyperparameter_file(run_cli, tmp_path):
 
 def test_exit_code_from_a_real_process():
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", "compare", "--env", "Pendulm-v1"], capture_output=True, text=True, timeout=120
+        [sys.executable, *"-m harness compare --env Pendulm-v1".split()], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 2
     assert "unknown env 'Pendulm-v1'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_module_env_id_imports_the_module(run_cli):
-    code, out, err = run_cli(*BASE, "--env", "tiny_envs:TinyPoint-v0", "--algos", "sb3-td3", "--seeds", "1")
+    code, out, err = run_cli(*BASE, *"--env tiny_envs:TinyPoint-v0 --algos sb3-td3 --seeds 1".split())
     assert code == 0, err
     assert "tiny_envs:TinyPoint-v0" in out and "1,000,000" in out  # not in the zoo: documented defaults

@@ -1,5 +1,5 @@
 def test_hyperparams_lists_fields_and_resolved_values(run_cli):
-    code, out, _ = run_cli("hyperparams", "sb3-td3", "--env", "BipedalWalkerHardcore-v3")
+    code, out, _ = run_cli(*"hyperparams sb3-td3 --env BipedalWalkerHardcore-v3".split())
     assert code == 0
     assert "gamma" in out and "Accepts a float in [0, 1]; library default 0.99" in out
     assert "n_timesteps 10,000,000" in out and "rl-zoo3" in out
@@ -32,14 +32,7 @@ def test_compare_help_documents_every_option(run_cli):
 
 def test_dry_run_prints_plan_and_runs_nothing(run_cli, tmp_path):
     code, out, _ = run_cli(
-        "compare",
-        "--env",
-        "Pendulum-v1,BipedalWalker-v3",
-        "--budget",
-        "quick",
-        "--seeds",
-        "3",
-        "--results",
+        *"compare --env Pendulum-v1,BipedalWalker-v3 --budget quick --seeds 3 --results".split(),
         tmp_path,
         "--dry-run",
         "--no-estimate",

@@ -22,27 +22,11 @@ def study(tmp_path_factory):
     hp = root / "tiny.yml"
     hp.write_text("all:\n  all:\n    net_arch: [16, 16]\n    batch_size: 32\n    buffer_size: 5000\n")
     args = [
-        "compare",
-        "--env",
-        "Pendulum-v1",
-        "--steps",
-        "600",
-        "--eval-freq",
-        "200",
-        "--eval-episodes",
-        "2",
-        "--seeds",
-        "2",
-        "--jobs",
-        "2",
-        "--hp-file",
+        *"compare --env Pendulum-v1 --steps 600 --eval-freq 200 --eval-episodes 2 --seeds 2 --jobs 2 --hp-file".split(),
         str(hp),
         "--results",
         str(root),
-        "--study",
-        "e2e",
-        "--progress",
-        "quiet",
+        *"--study e2e --progress quiet".split(),
     ]
     out = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr

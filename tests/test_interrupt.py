@@ -11,26 +11,9 @@ import time
 def test_ctrl_c_stops_every_process_and_records_interrupted_runs(tmp_path):
     args = [
         sys.executable,
-        "-m",
-        "harness",
-        "compare",
-        "--env",
-        "Pendulum-v1",
-        "--steps",
-        "100000",
-        "--seeds",
-        "3",
-        "--jobs",
-        "2",
-        "--hp",
-        "net_arch=[16,16]",
-        "--results",
+        *"-m harness compare --env Pendulum-v1 --steps 100000 --seeds 3 --jobs 2 --hp net_arch=[16,16] --results".split(),
         str(tmp_path),
-        "--study",
-        "int",
-        "--no-estimate",
-        "--progress",
-        "quiet",
+        *"--study int --no-estimate --progress quiet".split(),
     ]
     proc = subprocess.Popen(
         args,
@@ -65,6 +48,6 @@ def _group_alive(pgid: int, wait_s: float) -> bool:
         except ProcessLookupError:
             return False
         if time.monotonic() > deadline:
-            subprocess.run(["ps", "-o", "pid,stat,cmd", "-g", str(pgid)])
+            subprocess.run([*"ps -o pid,stat,cmd -g".split(), str(pgid)])
             return True
         time.sleep(0.2)

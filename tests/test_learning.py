@@ -12,21 +12,9 @@ def test_td3_with_per_and_3_step_solves_pendulum(run_cli, tmp_path):
     defaults): the mean final evaluation return over 3 seeds must reach -200 (the zoo's
     benchmark for SB3 TD3 is -151.86 +- 90.23)."""
     code, _out, err = run_cli(
-        "compare",
-        "--env",
-        "Pendulum-v1",
-        "--algos",
-        "td3",
-        "--budget",
-        "full",
-        "--seeds",
-        "3",
-        "--results",
+        *"compare --env Pendulum-v1 --algos td3 --budget full --seeds 3 --results".split(),
         tmp_path,
-        "--study",
-        "learn",
-        "--progress",
-        "quiet",
+        *"--study learn --progress quiet".split(),
     )
     assert code == 0, err
     finals = []

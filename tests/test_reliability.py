@@ -73,32 +73,9 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path):
 
 def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
     code, out, _err = run_cli(
-        "compare",
-        "--env",
-        "Pendulum-v1,tiny_envs:NaNPoint-v0",
-        "--algos",
-        "td3",
-        "--steps",
-        "800",
-        "--eval-freq",
-        "100",
-        "--eval-episodes",
-        "1",
-        "--seeds",
-        "1",
-        "--hp",
-        "learning_starts=100",
-        "--hp",
-        "net_arch=[16,16]",
-        "--hp",
-        "batch_size=32",
-        "--results",
+        *"compare --env Pendulum-v1,tiny_envs:NaNPoint-v0 --algos td3 --steps 800 --eval-freq 100 --eval-episodes 1 --seeds 1 --hp learning_starts=100 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
         tmp_path,
-        "--study",
-        "nan",
-        "--progress",
-        "quiet",
-        "--no-estimate",
+        *"--study nan --progress quiet --no-estimate".split(),
     )
     assert code == 1
     bad = json.loads((tmp_path / "nan" / "td3" / "NaNPoint-v0_0" / "meta.json").read_text())
@@ -111,33 +88,9 @@ def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
     assert "td3/NaNPoint-v0_0: diverged at step" in report
     # A diverged run is a result: repeating the command leaves it alone.
     code, out, _ = run_cli(
-        "compare",
-        "--env",
-        "Pendulum-v1,tiny_envs:NaNPoint-v0",
-        "--algos",
-        "td3",
-        "--steps",
-        "800",
-        "--eval-freq",
-        "100",
-        "--eval-episodes",
-        "1",
-        "--seeds",
-        "1",
-        "--hp",
-        "learning_starts=100",
-        "--hp",
-        "net_arch=[16,16]",
-        "--hp",
-        "batch_size=32",
-        "--results",
+        *"compare --env Pendulum-v1,tiny_envs:NaNPoint-v0 --algos td3 --steps 800 --eval-freq 100 --eval-episodes 1 --seeds 1 --hp learning_starts=100 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
         tmp_path,
-        "--study",
-        "nan",
-        "--progress",
-        "quiet",
-        "--no-estimate",
-        "--dry-run",
+        *"--study nan --progress quiet --no-estimate --dry-run".split(),
     )
     assert "0 to run, 2 already complete (skipped)" in out
 
@@ -145,35 +98,9 @@ def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
 def test_two_processes_on_one_study_never_run_a_run_twice(tmp_path):
     args = [
         sys.executable,
-        "-m",
-        "harness",
-        "compare",
-        "--env",
-        "Pendulum-v1",
-        "--algos",
-        "td3,sb3-td3",
-        "--steps",
-        "1500",
-        "--eval-freq",
-        "500",
-        "--eval-episodes",
-        "1",
-        "--seeds",
-        "2",
-        "--jobs",
-        "1",
-        "--hp",
-        "net_arch=[16,16]",
-        "--hp",
-        "batch_size=32",
-        "--results",
+        *"-m harness compare --env Pendulum-v1 --algos td3,sb3-td3 --steps 1500 --eval-freq 500 --eval-episodes 1 --seeds 2 --jobs 1 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
         str(tmp_path),
-        "--study",
-        "two",
-        "--progress",
-        "quiet",
-        "--no-estimate",
-        "--no-report",
+        *"--study two --progress quiet --no-estimate --no-report".split(),
     ]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)
@@ -190,16 +117,7 @@ def test_two_processes_on_one_study_never_run_a_run_twice(tmp_path):
 
 def test_budget_below_learning_starts_is_warned(run_cli, tmp_path):
     code, out, _ = run_cli(
-        "compare",
-        "--env",
-        "Pendulum-v1",
-        "--algos",
-        "sb3-td3",
-        "--steps",
-        "500",
-        "--hp",
-        "learning_starts=20000",
-        "--results",
+        *"compare --env Pendulum-v1 --algos sb3-td3 --steps 500 --hp learning_starts=20000 --results".split(),
         tmp_path,
         "--dry-run",
         "--no-estimate",
@@ -214,34 +132,15 @@ def test_budget_below_learning_starts_is_warned(run_cli, tmp_path):
 def test_unwritable_results_directory(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    code, _, err = run_cli("compare", "--env", "Pendulum-v1", "--results", blocker / "results", "--no-estimate")
+    code, _, err = run_cli(*"compare --env Pendulum-v1 --results".split(), blocker / "results", "--no-estimate")
     assert code == 2 and "is not writable" in err and "--results" in err
 
 
 def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
     code, _, err = run_cli(
-        "compare",
-        "--env",
-        "Pendulum-v1",
-        "--algos",
-        "sb3-ddpg",
-        "--steps",
-        "400",
-        "--eval-freq",
-        "200",
-        "--eval-episodes",
-        "2",
-        "--seeds",
-        "3",
-        "--hp",
-        "net_arch=[16,16]",
-        "--results",
+        *"compare --env Pendulum-v1 --algos sb3-ddpg --steps 400 --eval-freq 200 --eval-episodes 2 --seeds 3 --hp net_arch=[16,16] --results".split(),
         tmp_path,
-        "--study",
-        "bad",
-        "--progress",
-        "quiet",
-        "--no-estimate",
+        *"--study bad --progress quiet --no-estimate".split(),
     )
     assert code == 0, err
     runs = tmp_path / "bad" / "sb3-ddpg"
@@ -249,7 +148,7 @@ def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
     meta.write_text(meta.read_text()[:40])  # cut mid-file, as a crash during a copy would
     evals = runs / "Pendulum-v1_1" / "evals.csv"
     evals.write_text(evals.read_text()[:-12])  # last row cut short
-    code, _out, _ = run_cli("report", "--study", "bad", "--results", tmp_path)
+    code, _out, _ = run_cli(*"report --study bad --results".split(), tmp_path)
     assert code == 0
     report = (tmp_path / "bad" / "report.md").read_text()
     assert "## Problems reading results" in report

@@ -67,29 +67,13 @@ def run_tune(run_cli, tmp_path, *extra):
     space = tmp_path / "space.yml"
     space.write_text(TINY_SPACE)
     return run_cli(
-        "tune",
-        "--env",
-        "Pendulum-v1",
-        "--algo",
-        "td3",
-        "--steps",
-        "400",
-        "--eval-freq",
-        "100",
-        "--eval-episodes",
-        "1",
-        "--space",
+        *"tune --env Pendulum-v1 --algo td3 --steps 400 --eval-freq 100 --eval-episodes 1 --space".split(),
         space,
         "--results",
         tmp_path / "results",
         "--tuned-dir",
         tmp_path / "tuned",
-        "--study",
-        "tiny",
-        "--pruner",
-        "none",
-        "--seeds-per-trial",
-        "2",
+        *"--study tiny --pruner none --seeds-per-trial 2".split(),
         *extra,
     )
 
@@ -139,20 +123,7 @@ def test_a_diverging_trial_fails_with_its_reason(run_cli, tmp_path):
     space = tmp_path / "space.yml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
     code, out, err = run_cli(
-        "tune",
-        "--env",
-        "tiny_envs:NaNPoint-v0",
-        "--algo",
-        "td3",
-        "--trials",
-        "2",
-        "--steps",
-        "400",
-        "--eval-freq",
-        "100",
-        "--eval-episodes",
-        "1",
-        "--space",
+        *"tune --env tiny_envs:NaNPoint-v0 --algo td3 --trials 2 --steps 400 --eval-freq 100 --eval-episodes 1 --space".split(),
         space,
         "--results",
         tmp_path,
@@ -171,16 +142,7 @@ def test_compare_uses_tuned_values_and_says_so(run_cli, tmp_path):
     folder = HYPERPARAMS_DIR / "tuned" / "td3"
     path = folder / "TinyPoint-v0.yml"
     code, _, err = run_cli(
-        "compare",
-        "--env",
-        "tiny_envs:TinyPoint-v0",
-        "--algos",
-        "td3",
-        "--hp-set",
-        "tuned",
-        "--dry-run",
-        "--no-estimate",
-        "--results",
+        *"compare --env tiny_envs:TinyPoint-v0 --algos td3 --hp-set tuned --dry-run --no-estimate --results".split(),
         tmp_path,
     )
     assert code == 2 and "no tuned hyperparameters for td3 on TinyPoint-v0" in err and "make tune" in err
@@ -192,16 +154,7 @@ def test_compare_uses_tuned_values_and_says_so(run_cli, tmp_path):
             )
         )
         code, out, err = run_cli(
-            "compare",
-            "--env",
-            "tiny_envs:TinyPoint-v0",
-            "--algos",
-            "td3",
-            "--hp-set",
-            "tuned",
-            "--dry-run",
-            "--no-estimate",
-            "--results",
+            *"compare --env tiny_envs:TinyPoint-v0 --algos td3 --hp-set tuned --dry-run --no-estimate --results".split(),
             tmp_path,
         )
         assert code == 0, err
