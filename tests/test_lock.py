@@ -41,6 +41,7 @@ def test_the_lock_covers_every_dependency_but_torch():
     names = {canonicalize_name(Requirement(r).name) for r in requirements} - {"torch", "td3-harness"}
     assert names <= set(pins), sorted(names - set(pins))
     assert "torch" not in pins  # TORCH stays the user's choice (a CUDA build, say)
+    assert "@ file:" not in (ROOT / "requirements.lock").read_text()  # nothing of this machine, not the project itself
     for requirement in map(Requirement, requirements):
         name = canonicalize_name(requirement.name)
         if name in pins:
