@@ -7,10 +7,11 @@
 #             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
 #             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N]
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
-#   make bench                      our TD3 vs SB3's TD3, env steps/s (last line: speedup_vs_sb3)
+#   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
 #   make lock                       refresh requirements.lock (the versions make venv installs)
-#   make test / make test-learning / make test-ray   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
+#   make test / make test-learning / make test-systems (every env family end to end) / make test-ray
+#                                   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -31,7 +32,7 @@ opt = $(if $($(1)),$(2) $($(1)))
 RAY_OPTS = $(call opt,BACKEND,--backend) $(call opt,RAY_ADDRESS,--ray-address) $(call opt,MAX_RETRIES,--max-retries)
 COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,--seeds) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
-	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) \
+	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,MATMUL,--matmul-backend) \
 	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) \
 	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(RAY_OPTS) \
 	$(call opt,CHECKPOINT_URI,--checkpoint-uri) $(ARGS)
@@ -39,9 +40,9 @@ COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,
 TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--trials) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,SEEDS_PER_TRIAL,--seeds-per-trial) \
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
-	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(RAY_OPTS) $(ARGS)
+	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) $(RAY_OPTS) $(ARGS)
 
-.PHONY: venv lock compare report tune enjoy record bench lint test test-learning test-ray clean-venv
+.PHONY: venv lock compare report tune enjoy record bench lint test test-learning test-systems test-ray clean-venv
 
 venv: $(STAMP)
 
@@ -80,7 +81,7 @@ record: $(STAMP)
 	$(BIN)/python -m harness record --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m harness bench $(ARGS)
+	$(BIN)/python -m harness bench $(call opt,MATMUL,--matmul-backend) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -88,10 +89,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not ray" $(ARGS)
+	$(BIN)/python -m pytest -m "not slow and not ray and not systems" $(ARGS)
 
 test-learning: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)
+
+test-systems: $(STAMP)
+	$(BIN)/python -m pytest -m systems $(ARGS)
 
 test-ray: $(STAMP)
 	$(BIN)/python -m pytest -m ray $(ARGS)

@@ -12,6 +12,35 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 TESTS = Path(__file__).resolve().parent
 
 
+#: The layers of TD3 at rl-zoo3's BipedalWalker-v3 settings: what the session's backend is probed on.
+PROBE_SHAPES = [(256, 24, 400), (256, 28, 400), (256, 300, 1), (256, 300, 4), (256, 400, 300)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def matmul_backend():
+    """The matmul backend a study would choose on this machine: in-process tests (parity, n-step, PER,
+    bit-exact resume) compute on it; runs started through the CLI choose it themselves."""
+    from harness.run import matmul
+
+    choice = matmul.probe(PROBE_SHAPES, threads=1)
+    matmul.apply(choice.backend)
+    yield choice.backend
+    matmul.apply("default")
+
+
+@pytest.fixture(params=["default", "onednn"])
+def each_backend(request, matmul_backend):
+    """Every matmul backend this torch build offers, in turn (then back to the session's): for the tests
+    that must hold on whichever one a study picks (parity with SB3, bit-exact resume)."""
+    from harness.run import matmul
+
+    if request.param not in matmul.available():
+        pytest.skip(f"matmul backend {request.param} is not available in this torch build")
+    matmul.apply(request.param)
+    yield request.param
+    matmul.apply(matmul_backend)
+
+
 @pytest.fixture
 def tiny_hp_file(tmp_path: Path) -> Path:
     """Overrides for every arm on every env: small networks, small batches."""

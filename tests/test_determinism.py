@@ -1,5 +1,7 @@
 """Same seed, same results on CPU; another seed, other results."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 import torch
@@ -11,11 +13,11 @@ from harness.study.spec import StudySpec
 LOADERS = {"sb3-td3": TD3, "sb3-ddpg": DDPG}
 
 
-def one_run(arm, seed, hp_file):
+def one_run(arm, seed, hp_file, backend):
     study = StudySpec(
         "det", ("Pendulum-v1",), (arm,), (seed,), steps=500, eval_freq=250, eval_episodes=2, hp_files=(hp_file,)
     )
-    return study.expand()[0]
+    return dataclasses.replace(study.expand()[0], matmul_backend=backend)  # the backend this machine's studies use
 
 
 def outcome(run_dir, arm):
@@ -26,10 +28,10 @@ def outcome(run_dir, arm):
 
 
 @pytest.mark.parametrize("arm", ["sb3-td3", "sb3-ddpg"])
-def test_same_seed_same_results(tmp_path, tiny_hp_file, arm):
-    a = execute(one_run(arm, 7, tiny_hp_file), tmp_path / "a")
-    b = execute(one_run(arm, 7, tiny_hp_file), tmp_path / "b")
-    c = execute(one_run(arm, 8, tiny_hp_file), tmp_path / "c")
+def test_same_seed_same_results(tmp_path, tiny_hp_file, arm, matmul_backend):
+    a = execute(one_run(arm, 7, tiny_hp_file, matmul_backend), tmp_path / "a")
+    b = execute(one_run(arm, 7, tiny_hp_file, matmul_backend), tmp_path / "b")
+    c = execute(one_run(arm, 8, tiny_hp_file, matmul_backend), tmp_path / "c")
     assert a["status"] == b["status"] == c["status"] == "complete"
     ea, ma, pa = outcome(tmp_path / "a" / "det" / arm / "Pendulum-v1_7", arm)
     eb, mb, pb = outcome(tmp_path / "b" / "det" / arm / "Pendulum-v1_7", arm)

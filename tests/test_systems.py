@@ -55,6 +55,7 @@ def check_study(root: Path, study: str, envs: tuple[str, ...]) -> None:
             assert (run / "evaluations.npz").exists() and (run / "0.monitor.csv").exists()
 
 
+@pytest.mark.systems
 def test_box2d_and_mujoco_envs_run_through_compare(tmp_path):
     envs = ("BipedalWalker-v3", "BipedalWalkerHardcore-v3", "Hopper-v5", "Walker2d-v5")
     out = smoke_compare(tmp_path, envs, "systems")
@@ -65,6 +66,7 @@ def test_box2d_and_mujoco_envs_run_through_compare(tmp_path):
 
 
 @needs_bullet
+@pytest.mark.systems
 def test_pybullet_envs_run_through_compare(tmp_path):
     envs = ("Walker2DBulletEnv-v0", "MinitaurBulletEnv-v0")
     out = smoke_compare(tmp_path, envs, "bullet")
@@ -132,6 +134,7 @@ def test_mujoco_renders_headless():
     env.close()
 
 
+@pytest.mark.systems
 @pytest.mark.parametrize("env_id", ["Hopper-v5", pytest.param("MinitaurBulletEnv-v0", marks=needs_bullet)])
 def test_tune_runs_on_the_new_systems(run_cli, tmp_path, env_id):
     space = tmp_path / "space.yml"

@@ -26,7 +26,7 @@ def assert_identical(a, b):
 
 
 @pytest.mark.parametrize("options", [dict(), dict(prioritized=True, n_steps=3)], ids=["uniform", "per-3step"])
-def test_resumed_run_equals_uninterrupted_bit_for_bit(tmp_path, options):
+def test_resumed_run_equals_uninterrupted_bit_for_bit(tmp_path, options, each_backend):
     total, cut = 1000, 600  # Pendulum episodes are 200 steps: the cut is at an episode boundary
     straight = make(**options).learn(total)
 

@@ -60,7 +60,7 @@ def _params(agent_nets):
 
 
 @pytest.mark.parametrize("policy_delay", [2, 1])
-def test_100_updates_match_sb3(policy_delay):
+def test_100_updates_match_sb3(policy_delay, each_backend):
     env, sb3, ours = _sb3_and_ours(policy_delay)
     initial_actor = _params([sb3.actor.mu])
     _fill(sb3, env)

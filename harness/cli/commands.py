@@ -9,6 +9,7 @@ import argparse
 
 from harness.cli.args import parse_list
 from harness.config import env_name
+from harness.errors import UsageError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -38,21 +39,45 @@ def cmd_reference_scores(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import platform
 
+    import numpy as np
     import torch
 
+    from harness.agents import get_arm
+    from harness.config.resolve import resolve
     from harness.execution.local import available_cores
-    from harness.run import bench
-    from harness.run.envs import resolve_env_id
+    from harness.run import bench, matmul
+    from harness.run.envs import make_env, resolve_env_id
 
     env_id = resolve_env_id(args.env)
-    threads = args.threads or available_cores()
+    cores = available_cores()
+    try:
+        threads = (
+            sorted({int(t) for t in parse_list(args.threads, "--threads")}) if args.threads else sorted({1, cores})
+        )
+    except ValueError:
+        raise UsageError(f"--threads: expected positive integers, comma-separated, got {args.threads!r}") from None
+    if min(threads) < 1:
+        raise UsageError(f"--threads: expected positive integers, got {args.threads!r}")
+    config = resolve(get_arm("td3"), env_id).config
+    env = make_env(env_id)
+    obs_dim, act_dim = int(np.prod(env.observation_space.shape or ())), int(np.prod(env.action_space.shape or ()))
+    env.close()
+    shapes = matmul.layer_shapes(config.batch_size, obs_dim, act_dim, config.net_arch, config.net_arch)
+    choice = matmul.choose(args.matmul_backend, [], shapes, 1, "cpu")
+    backends = sorted({"default", choice.backend}, key=matmul.BACKENDS.index)
+    sbx = bench.sbx_available() and not args.no_sbx
     print(
-        f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {threads} torch thread(s), "
-        f"{args.rounds} alternating rounds; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-        f"{available_cores()} cores"
+        f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {args.rounds} alternating rounds; "
+        f"threads {', '.join(map(str, threads))}; torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {cores} cores",
+        flush=True,
     )
-    rates = bench.run(env_id, args.steps, args.warmup, args.rounds, threads)
-    for line in bench.summary(rates, env_id):
+    print(choice.describe() + ("" if sbx else "; SBX not measured (make venv EXTRAS=dev,sbx)"), flush=True)
+    rates = bench.run(
+        env_id, args.steps, args.warmup, args.rounds, threads, backends, sbx, say=lambda line: print(line, flush=True)
+    )
+    floor = bench.matmul_floor(env_id, choice.backend)
+    for line in bench.summary(rates, env_id, choice.backend, floor):
         print(line)
     return 0
 

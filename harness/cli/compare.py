@@ -64,6 +64,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             report=not args.no_report,
             policy=policy,
             executor=executor,
+            matmul_backend=args.matmul_backend,
         )
 
     if args.backend == "ray":
@@ -108,11 +109,12 @@ def run_compare(
     report: bool = True,
     policy: CheckpointPolicy = CheckpointPolicy(),
     executor: Executor | None = None,
+    matmul_backend: str = "auto",
 ) -> int:
     """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
     if not dry_run:
         check_writable(results_root, study.name)
-    plan = make_plan(study, results_root, jobs, threads, estimate=estimate)
+    plan = make_plan(study, results_root, jobs, threads, estimate=estimate, matmul_backend=matmul_backend)
     for line in describe_plan(plan, results_root, jobs, threads):
         display.line(line)
     if dry_run:

@@ -23,6 +23,18 @@ commands:
   reference-scores  measure a uniform-random policy's score with the evaluation protocol"""
 
 
+def add_matmul_option(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--matmul-backend, shared by compare, tune and bench."""
+    p.add_argument(
+        "--matmul-backend",
+        choices=["auto", "default", "onednn"],
+        default=default,
+        help="fp32 matrix products of every torch arm: PyTorch's default path or oneDNN; auto times both on the "
+        "study's layer shapes, checks them against float64 and takes the faster accurate one (a study keeps the "
+        f"backend of its existing runs) (default {default})",
+    )
+
+
 def add_backend_options(p: argparse.ArgumentParser, what: str) -> None:
     """--backend, --ray-address and --max-retries, shared by compare and tune."""
     p.add_argument(
@@ -95,6 +107,7 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     c.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device; auto picks cuda when available"
     )
+    add_matmul_option(c)
     c.add_argument(
         "--hp-file",
         action="append",
@@ -164,13 +177,18 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     rs.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
 
     b = sub.add_parser(
-        "bench", allow_abbrev=False, help="env steps/s of our TD3 vs SB3's TD3 on identical work (last line: speedup)"
+        "bench",
+        allow_abbrev=False,
+        help="env steps/s of our TD3 beside SB3's and SBX's TD3 on identical work, per thread count and matmul "
+        "backend, and the update's matmul floor (last line: speedup)",
     )
     b.add_argument("--env", default="BipedalWalker-v3", help="env id (default BipedalWalker-v3)")
     b.add_argument("--steps", type=positive_int, default=1000, help="timed learning steps per measurement")
     b.add_argument("--warmup", type=positive_int, default=1000, help="random steps before timing")
     b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
-    b.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
+    b.add_argument("--threads", help="thread counts, comma-separated (default: 1 and all cores)")
+    b.add_argument("--no-sbx", action="store_true", help="leave SBX out even when the sbx extra is installed")
+    add_matmul_option(b)
 
     t = sub.add_parser(
         "tune",
@@ -199,6 +217,7 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     t.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="default tpe")
     t.add_argument("--pruner", choices=["median", "halving", "none"], default="median", help="default median")
     t.add_argument("--seed", type=int, default=0, help="seed of the sampler and of the trials' runs")
+    add_matmul_option(t)
     t.add_argument("--hp-file", action="append", type=Path, default=[], help="overrides applied under the trials")
     t.add_argument(
         "--hp",

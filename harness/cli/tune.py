@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING
 
 from harness.config import env_name
@@ -41,6 +42,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         tuned_dir=args.tuned_dir or tune.TUNED_DIR,
         heartbeat=args.heartbeat,
     )
+    choice = tune.choose_backend(spec, args.results, args.matmul_backend, threads_per_run(args.jobs))
+    spec = dataclasses.replace(spec, matmul_backend=choice.backend)
+    print(choice.describe(), flush=True)
     base = spec.base_run()
     print(
         f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "

@@ -66,6 +66,7 @@ def load_study(study_dir: Path) -> Study:
             "hp_sources": "; ".join(spec["hp_sources"]),
             "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
             "commit": meta.get("git", {}).get("commit"),
+            "matmul_backend": meta.get("matmul_backend", "default"),  # recorded since the backend is chosen
             "versions": json.dumps(meta.get("versions", {})),
             "dir": str(run_dir),
         }

@@ -200,6 +200,12 @@ def _unfinished(study: Study) -> list[str]:
 def _provenance(study: Study) -> list[str]:
     r = study.runs
     md = ["## Provenance", "", f"- commits: {', '.join(sorted({str(c)[:10] for c in r['commit']}))}"]
+    backends = r.groupby("matmul_backend")["arm"].count()
+    md.append(
+        "- fp32 matmul backend: "
+        + ", ".join(f"{b} ({n} runs)" for b, n in backends.items())
+        + ("" if len(backends) == 1 else " (**mixed: arms were not all computed alike**)")
+    )
     for versions in sorted(set(r["versions"])):
         md.append("- versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(versions).items()))
     for env in sorted(r["env"].unique()):

@@ -1,34 +1,62 @@
-"""``make bench``: env steps/s of our TD3 against SB3's TD3 on the same work, same threads.
+"""``make bench``: env steps/s of our TD3 beside SB3's TD3 and SBX's, on the same work.
 
-Each variant is built from the same resolved hyperparameters (rl-zoo3's for the env), warms
-up with random actions, then learns ``steps`` env steps with one gradient step each; only
-those steps are timed. Variants alternate over ``rounds`` so drift in the machine's speed
-hits all of them alike; the median round is reported.
+Each torch variant is built from the same resolved hyperparameters (rl-zoo3's for the env),
+warms up with random actions, then learns ``steps`` env steps with one gradient step each;
+only those steps are timed. SBX's TD3 (JAX, optional extra ``sbx``) takes the same settings
+and runs in a subprocess, where XLA's thread count can be set before JAX starts. Every
+variant is measured at each thread count and, for torch, on each matmul backend; the
+measurements of one round alternate so drift in the machine's speed hits all of them alike,
+and ratios are medians of per-round ratios. ``matmul_floor`` is the time the update's matrix
+products alone take: what is left above it is everything else in a step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import inspect
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
 from harness.agents import get_arm
 from harness.config import resolve
+from harness.run import matmul
 from harness.run.envs import make_env
 
+#: Torch variants: (arm, hyperparameter overrides).
 VARIANTS = {
     "sb3-td3": ("sb3-td3", {}),
     "td3 uniform 1-step": ("td3", {"prioritized": False, "n_steps": 1}),
     "td3 PER 3-step": ("td3", {"prioritized": True, "n_steps": 3}),
 }
+SBX = "sbx-td3 (JAX)"
+#: A measurement: (variant, torch threads, matmul backend; "jax" for SBX).
+Key = tuple[str, int, str]
 
 
-def measure(arm_name: str, overrides: dict, env_id: str, warmup: int, steps: int, threads: int, seed: int) -> float:
+def measure(
+    arm_name: str,
+    overrides: dict[str, Any],
+    env_id: str,
+    warmup: int,
+    steps: int,
+    threads: int,
+    seed: int,
+    backend: str = "default",
+) -> float:
     """Env steps per second of ``steps`` learning steps after ``warmup`` random ones."""
     torch.set_num_threads(threads)
+    previous = matmul.current()
+    matmul.apply(backend)
     arm = get_arm(arm_name)
     config = resolve.resolve(arm, env_id).config
     config = dataclasses.replace(config, learning_starts=warmup, **overrides)
@@ -44,13 +72,198 @@ def measure(arm_name: str, overrides: dict, env_id: str, warmup: int, steps: int
     agent.learn(warmup + steps, on_step)
     elapsed = time.perf_counter() - marks["start"]
     env.close()
+    matmul.apply(previous)
     return steps / elapsed
+
+
+def sbx_available() -> bool:
+    """Whether SBX and JAX are installed (``make venv EXTRAS=dev,sbx``)."""
+    return importlib.util.find_spec("sbx") is not None and importlib.util.find_spec("jax") is not None
+
+
+def sbx_kwargs(env_id: str) -> dict[str, Any]:
+    """SBX TD3's constructor arguments: SB3 TD3's resolved settings for ``env_id``, those SBX takes."""
+    import sbx
+
+    from harness.agents.sb3 import sb3_kwargs
+
+    env = make_env(env_id)
+    kwargs = sb3_kwargs(resolve.resolve(get_arm("sb3-td3"), env_id).config, env.action_space)
+    env.close()
+    kwargs["policy_kwargs"] = {"net_arch": kwargs["policy_kwargs"]["net_arch"]}  # flax's relu is SBX's default
+    accepted = inspect.signature(sbx.TD3.__init__).parameters
+    dropped = sorted(k for k in kwargs if k not in accepted)
+    if any(k != "n_steps" or kwargs[k] != 1 for k in dropped):  # a setting SBX cannot honour
+        raise RuntimeError(f"SBX's TD3 does not take {dropped}: the settings would differ")
+    return {k: v for k, v in kwargs.items() if k in accepted}
+
+
+def measure_sbx(env_id: str, warmup: int, steps: int, threads: int, seed: int) -> float:
+    """SBX TD3's env steps/s, measured in a subprocess whose XLA uses ``threads`` threads."""
+    env = dict(os.environ)
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    args = json.dumps({"env_id": env_id, "warmup": warmup, "steps": steps, "seed": seed})
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.run.bench", args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"SBX measurement failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _sbx_worker(env_id: str, warmup: int, steps: int, seed: int) -> float:
+    import sbx
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Mark(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps == warmup:
+                marks["start"] = time.perf_counter()
+            return True
+
+    marks: dict[str, float] = {}
+    env = make_env(env_id)
+    kwargs = {**sbx_kwargs(env_id), "learning_starts": warmup}
+    model = sbx.TD3("MlpPolicy", env, seed=seed, verbose=0, **kwargs)
+    model.learn(warmup + steps, callback=Mark())
+    return steps / (time.perf_counter() - marks["start"])
+
+
+def matmul_floor(env_id: str, backend: str, threads: int = 1, updates: int = 100) -> tuple[float, float]:
+    """(ms of matrix products per update, ms per update) of our TD3 (uniform, one-step) on ``backend``.
+
+    One update runs under a dispatch mode that records every matrix product it makes (forward and
+    backward: ``addmm`` and ``mm`` with their operands' shapes and strides); replaying those products
+    alone, ``updates`` times, gives the floor no implementation of the same networks goes under. The
+    rest of the update's time is everything else: elementwise work, Adam, memory traffic, dispatch.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    products: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def copy(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return torch.empty_strided(value.shape, value.stride()).copy_(value)
+        return value
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            if func in (torch.ops.aten.addmm.default, torch.ops.aten.mm.default):
+                products.append((func, tuple(copy(a) for a in args)))
+            return func(*args, **(kwargs or {}))
+
+    torch.set_num_threads(threads)
+    previous = matmul.current()
+    matmul.apply(backend)
+    arm = get_arm("td3")
+    config = dataclasses.replace(
+        resolve.resolve(arm, env_id).config, learning_starts=1000, prioritized=False, n_steps=1
+    )
+    env = make_env(env_id)
+    agent: Any = arm.build(env, config, 0, "cpu")
+    agent.learn(1000 + 20, lambda step: True)
+    env.close()
+    batches = [agent.buffer.sample(config.batch_size, 1.0) for _ in range(updates + 2)]
+    with Record():  # two updates: one with the actor step, one without (policy_delay 2)
+        agent.train(batches[0])
+        agent.train(batches[1])
+    start = time.perf_counter()
+    for batch in batches[2:]:
+        agent.train(batch)
+    per_update = (time.perf_counter() - start) / updates
+    start = time.perf_counter()
+    for _ in range(updates // 2):
+        for func, args in products:
+            func(*args)
+    floor = (time.perf_counter() - start) / (2 * (updates // 2))
+    matmul.apply(previous)
+    return 1000 * floor, 1000 * per_update
+
+
+def run(
+    env_id: str,
+    steps: int,
+    warmup: int,
+    rounds: int,
+    threads: Sequence[int],
+    backends: Sequence[str],
+    sbx: bool,
+    say: Callable[[str], None] = print,
+) -> dict[Key, list[float]]:
+    """Steps/s per measurement and round; each round alternates every (variant, threads, backend)."""
+    keys: list[Key] = [(v, t, b) for t in threads for b in backends for v in VARIANTS]
+    if sbx:
+        keys += [(SBX, t, "jax") for t in threads]
+    rates: dict[Key, list[float]] = {k: [] for k in keys}
+    for r in range(rounds):
+        for key in keys:
+            variant, n, backend = key
+            if variant == SBX:
+                rate = measure_sbx(env_id, warmup, steps, n, seed=r)
+            else:
+                arm, overrides = VARIANTS[variant]
+                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend)
+            rates[key].append(rate)
+            say(f"round {r + 1}/{rounds}  {_label(key):<44} {rate:7.1f} env steps/s")
+    return rates
+
+
+def _label(key: Key) -> str:
+    variant, threads, backend = key
+    return f"{variant}, {threads} thread{'s' if threads > 1 else ''}, {backend}"
+
+
+def paired_ratio(rates: dict[Any, list[float]], variant: Any, reference: Any) -> float:
+    """Median over rounds of variant/reference measured in the same round: robust to the machine
+    speeding up or slowing down between rounds, which a ratio of medians is not."""
+    return statistics.median(a / b for a, b in zip(rates[variant], rates[reference], strict=True))
+
+
+def summary(rates: dict[Key, list[float]], env_id: str, chosen: str, floor: tuple[float, float] | None) -> list[str]:
+    """The table ``make bench`` ends with: each measurement's median and its ratio to SB3's TD3 on the
+    default backend at the same threads, the cost of PER + 3-step returns, the matmul floor, replay
+    memory, and last ``speedup_vs_sb3: <ratio>`` (ours vs SB3, one thread, both on ``chosen``)."""
+    lines = []
+    for key, values in rates.items():
+        reference = ("sb3-td3", key[1], "default")
+        lines.append(
+            f"median  {_label(key):<44} {statistics.median(values):7.1f} env steps/s  "
+            f"({paired_ratio(rates, key, reference):.2f}x sb3-td3 default)"
+        )
+    one = min(k[1] for k in rates)
+    ours, sb3 = ("td3 uniform 1-step", one, chosen), ("sb3-td3", one, chosen)
+    per = ("td3 PER 3-step", one, chosen)
+    lines.append(
+        f"PER + 3-step cost vs uniform 1-step ({chosen}, {one} thread): "
+        f"{100 * (1 / paired_ratio(rates, per, ours) - 1):+.1f}% time per step"
+    )
+    for n in sorted({k[1] for k in rates}):
+        if (SBX, n, "jax") in rates and ("td3 uniform 1-step", n, chosen) in rates:
+            ratio = paired_ratio(rates, ("td3 uniform 1-step", n, chosen), (SBX, n, "jax"))
+            lines.append(f"ours vs SBX at {n} thread{'s' if n > 1 else ''}: {ratio:.2f}x")
+    if floor is not None:
+        products, update = floor
+        lines.append(
+            f"matmul floor ({chosen}, 1 thread): the update's matrix products take {products:.2f} ms of "
+            f"its {update:.2f} ms; {1000 / products:.0f} updates/s if nothing else took time"
+        )
+    memory = buffer_megabytes(env_id)
+    lines.append(
+        f"replay memory at 1,000,000 transitions: {memory['uniform']:.0f} MiB uniform, "
+        f"{memory['prioritized']:.0f} MiB prioritized"
+    )
+    lines.append(f"speedup_vs_sb3: {paired_ratio(rates, ours, sb3):.2f}")
+    return lines
 
 
 def buffer_megabytes(env_id: str, capacity: int = 1_000_000) -> dict[str, float]:
     """Replay memory of our TD3 at ``capacity`` transitions of ``env_id`` (numpy allocates lazily)."""
-    import numpy as np
-
     from custom_td3.replay import PrioritizedReplayBuffer, ReplayBuffer
 
     env = make_env(env_id)
@@ -63,45 +276,6 @@ def buffer_megabytes(env_id: str, capacity: int = 1_000_000) -> dict[str, float]
     }
 
 
-def run(
-    env_id: str = "BipedalWalker-v3",
-    steps: int = 1000,
-    warmup: int = 1000,
-    rounds: int = 3,
-    threads: int = 2,
-    variants: Sequence[str] = tuple(VARIANTS),
-) -> dict[str, list[float]]:
-    """Steps/s per variant and round (rounds alternate the variants); prints each measurement."""
-    rates: dict[str, list[float]] = {v: [] for v in variants}
-    for r in range(rounds):
-        for v in variants:
-            arm, overrides = VARIANTS[v]
-            rate = measure(arm, overrides, env_id, warmup, steps, threads, seed=r)
-            rates[v].append(rate)
-            print(f"round {r + 1}/{rounds}  {v:<20} {rate:7.1f} env steps/s", flush=True)
-    return rates
-
-
-def paired_ratio(rates: dict[str, list[float]], variant: str, reference: str) -> float:
-    """Median over rounds of variant/reference measured in the same round: robust to the machine
-    speeding up or slowing down between rounds, which a ratio of medians is not."""
-    return statistics.median(a / b for a, b in zip(rates[variant], rates[reference], strict=True))
-
-
-def summary(rates: dict[str, list[float]], env_id: str) -> list[str]:
-    """The lines ``make bench`` ends with: each variant's median and its ratio to SB3's TD3, the
-    cost of PER + 3-step returns, replay memory, and last ``speedup_vs_sb3: <ratio>``."""
-    lines = [
-        f"median  {name:<20} {statistics.median(values):7.1f} env steps/s  "
-        f"({paired_ratio(rates, name, 'sb3-td3'):.2f}x sb3-td3, median of per-round ratios)"
-        for name, values in rates.items()
-    ]
-    per_cost = 1 / paired_ratio(rates, "td3 PER 3-step", "td3 uniform 1-step") - 1
-    lines.append(f"PER + 3-step cost vs uniform 1-step: {100 * per_cost:+.1f}% time per step")
-    memory = buffer_megabytes(env_id)
-    lines.append(
-        f"replay memory at 1,000,000 transitions: {memory['uniform']:.0f} MiB uniform, "
-        f"{memory['prioritized']:.0f} MiB prioritized"
-    )
-    lines.append(f"speedup_vs_sb3: {paired_ratio(rates, 'td3 uniform 1-step', 'sb3-td3'):.2f}")
-    return lines
+if __name__ == "__main__":  # the SBX subprocess of measure_sbx
+    spec = json.loads(sys.argv[1])
+    print(_sbx_worker(spec["env_id"], spec["warmup"], spec["steps"], spec["seed"]))

@@ -24,7 +24,7 @@ from stable_baselines3.common.utils import set_random_seed
 
 from harness.agents import get_arm
 from harness.config.schema import as_plain
-from harness.run import checkpoint, provenance, rundir
+from harness.run import checkpoint, matmul, provenance, rundir
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
 from harness.run.locks import Locked, RunLock, held_elsewhere
@@ -72,6 +72,16 @@ def decide(spec: RunSpec, results_root: Path) -> str:
     if meta.get("status") in FINAL:
         return "skip"
     return "resume" if checkpoint.latest(run_dir) else "restart"
+
+
+def recorded_backend_of(meta: dict[str, Any]) -> str:
+    """The matmul backend a run directory's meta.json records (runs made before it was recorded: default)."""
+    return str(meta.get("matmul_backend", "default"))
+
+
+def recorded_backend(spec: RunSpec, results_root: Path) -> str:
+    """The matmul backend of the run already at ``spec``'s directory (default when none is recorded)."""
+    return recorded_backend_of(rundir.read_meta(spec.run_dir(results_root)) or {})
 
 
 def supersede(spec: RunSpec, results_root: Path) -> Path:
@@ -139,6 +149,13 @@ def _execute_locked(
         rundir.clear_run_dir(run_dir)  # an unfinished run without a checkpoint starts over
         meta = _new_meta(spec, threads)
         rundir.write_config(run_dir, as_plain(spec.config))
+    elif recorded_backend_of(recorded) != spec.matmul_backend:
+        error = (
+            f"resumed on matmul backend {spec.matmul_backend}, but its first part ran on "
+            f"{recorded_backend_of(recorded)}; a run keeps one backend (the study's)"
+        )
+        report({"key": spec.key, "event": "failed", "error": error})
+        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     else:
         meta = recorded
         meta["resumes"] = [*meta.get("resumes", []), {"from_step": latest[0], "at": _now(), "threads": threads}]
@@ -209,6 +226,7 @@ def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
         "git": provenance.git_state(),
         "host": provenance.host_info(),
         "threads": threads,
+        "matmul_backend": spec.matmul_backend,
         "timings": {"started": _now()},
     }
 
@@ -262,6 +280,8 @@ def _train(
     on_eval: EvalHook | None = None,
     on_checkpoint: CheckpointHook | None = None,
 ) -> dict[str, Any]:
+    matmul.check_accuracy(spec.matmul_backend)
+    matmul.apply(spec.matmul_backend)
     saved = checkpoint.load(resume_from) if resume_from else None
     runner_state: dict[str, Any] = (
         saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}

@@ -55,6 +55,9 @@ class RunSpec:
     learning_starts_configured: int
     device: str
     eval_seed: int = EVAL_SEED
+    #: The fp32 matmul backend (harness.run.matmul): one per study, recorded, not part of the identity
+    #: (like the thread count, it changes the last bits of results, not what the run is).
+    matmul_backend: str = "default"
 
     @property
     def key(self) -> str:

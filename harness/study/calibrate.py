@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.agents import get_arm
+from harness.run import matmul
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
 from harness.run.spec import RunSpec
@@ -33,6 +34,7 @@ class Rates:
 def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
     """Train ``spec``'s arm for about ``seconds`` after a short random phase, and time each phase."""
     torch.set_num_threads(threads)
+    matmul.apply(spec.matmul_backend)  # estimates follow the study's backend
     config = dataclasses.replace(spec.config, learning_starts=RANDOM_STEPS)
     t_setup = time.perf_counter()
     env = make_env(spec.env_id)

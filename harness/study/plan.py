@@ -3,16 +3,21 @@ hyperparameter sources and a cost estimate before anything starts, and confirmed
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from harness.errors import UsageError
 from harness.fmt import fmt_duration
-from harness.run import runner
+from harness.run import matmul, runner
+from harness.run.envs import make_env
 from harness.run.spec import RunSpec
 from harness.study import calibrate
 from harness.study.budget import PRESETS
@@ -29,19 +34,50 @@ class Plan:
     actions: dict[str, str] = field(default_factory=dict)  # run key -> runner.decide()'s answer
     estimate_s: dict[str, float] = field(default_factory=dict)  # run key -> seconds
     rates: dict[tuple[str, str], calibrate.Rates] = field(default_factory=dict)
+    matmul: matmul.Choice = field(default_factory=lambda: matmul.Choice("default", "not chosen"))
 
     @property
     def to_run(self) -> list[RunSpec]:
         return [r for r in self.runs if self.actions[r.key] not in ("skip", "busy")]
 
 
-def make_plan(study: StudySpec, results_root: Path, jobs: int, threads: int, estimate: bool = True) -> Plan:
+def make_plan(
+    study: StudySpec, results_root: Path, jobs: int, threads: int, estimate: bool = True, matmul_backend: str = "auto"
+) -> Plan:
+    """What each run will do, the study's matmul backend (``matmul.choose``) and, with ``estimate``, its cost."""
     runs = study.expand()
-    plan = Plan(study, runs, {r.key: runner.decide(r, results_root) for r in runs})
+    actions = {r.key: runner.decide(r, results_root) for r in runs}
+    kept = [runner.recorded_backend(r, results_root) for r in runs if actions[r.key] in ("skip", "resume", "busy")]
+    choice = matmul.choose(matmul_backend, kept, study_shapes(runs), threads, study.device)
+    runs = [dataclasses.replace(r, matmul_backend=choice.backend) for r in runs]
+    plan = Plan(study, runs, actions, matmul=choice)
     if estimate and plan.to_run:
         plan.rates = calibrate.calibrate(plan.to_run, threads)
         plan.estimate_s = {r.key: calibrate.run_seconds(r, plan.rates[r.env_id, r.arm]) for r in plan.to_run}
     return plan
+
+
+def study_shapes(runs: Iterable[RunSpec]) -> list[matmul.Shape]:
+    """The linear layers of the study's torch arms, for the matmul probe: from each config's
+    ``batch_size`` and ``net_arch`` (or ``net_arch_pi``/``net_arch_qf``), on its env's dimensions."""
+    shapes: set[matmul.Shape] = set()
+    dims: dict[str, tuple[int, int]] = {}
+    for r in runs:
+        config = r.config
+        actor = getattr(config, "net_arch_pi", getattr(config, "net_arch", None))
+        critic = getattr(config, "net_arch_qf", getattr(config, "net_arch", None))
+        batch = getattr(config, "batch_size", None)
+        if actor is None or critic is None or batch is None:
+            continue  # not a torch actor-critic (the random floor)
+        if r.env_id not in dims:
+            env = make_env(r.env_id)
+            dims[r.env_id] = (
+                int(np.prod(env.observation_space.shape or ())),
+                int(np.prod(env.action_space.shape or ())),
+            )
+            env.close()
+        shapes.update(matmul.layer_shapes(batch, *dims[r.env_id], actor, critic))
+    return sorted(shapes)
 
 
 def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> list[str]:
@@ -88,6 +124,7 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
     lines.append(
         f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)"
     )
+    lines.append(f"  {plan.matmul.describe()}")
     if plan.estimate_s:
         total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
         cpu = sum(plan.estimate_s.values())

@@ -30,9 +30,10 @@ from harness.agents import get_arm
 from harness.config import HYPERPARAMS_DIR, env_name, search, yamlio
 from harness.config.schema import as_plain, build_config
 from harness.errors import UsageError
-from harness.run import rundir, runner
+from harness.run import matmul, rundir, runner
 from harness.run.provenance import git_state, package_versions
 from harness.run.spec import RunSpec
+from harness.study.plan import study_shapes
 from harness.study.spec import StudySpec
 
 TUNED_DIR = HYPERPARAMS_DIR / "tuned"
@@ -61,10 +62,11 @@ class TuneSpec:
     space: Path | None = None  # default: hyperparams/search/<arm>.yml
     tuned_dir: Path = TUNED_DIR
     heartbeat: int = 10  # seconds between a worker's heartbeats (RDB storage); stale after 3 missed
+    matmul_backend: str = "default"  # every trial's runs (harness.run.matmul; chosen once per study)
 
     def base_run(self) -> RunSpec:
         """The run a trial starts from: the arm's resolved hyperparameters on the env, at the budget."""
-        return StudySpec(
+        run = StudySpec(
             self.study,
             (self.env_id,),
             (self.arm,),
@@ -77,6 +79,7 @@ class TuneSpec:
             self.hp_files,
             dict(self.hp_overrides),
         ).expand()[0]
+        return dataclasses.replace(run, matmul_backend=self.matmul_backend)
 
 
 class TrialFailed(RuntimeError):
@@ -177,6 +180,18 @@ def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.St
         load_if_exists=True,
         pruner=make_pruner(spec.pruner, base.config.learning_starts),
     )
+
+
+def choose_backend(spec: TuneSpec, results_root: Path, requested: str, threads: int) -> matmul.Choice:
+    """The tuning study's matmul backend: chosen at its first start (probe or request) and kept in the
+    study's user attributes, so every trial of a study, on any worker, runs on the same one."""
+    study = open_study(spec, results_root)
+    kept = [study.user_attrs["matmul_backend"]] if "matmul_backend" in study.user_attrs else []
+    base = spec.base_run()
+    choice = matmul.choose(requested, kept, study_shapes([base]), threads, spec.device)
+    if not kept:
+        study.set_user_attr("matmul_backend", choice.backend)
+    return choice
 
 
 #: Called by Optuna after each trial of a worker, with the study and the finished trial.

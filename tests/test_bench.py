@@ -1,0 +1,59 @@
+"""make bench's arithmetic and measurements, on tiny budgets (speed itself is measured by make bench, not here)."""
+
+import pytest
+
+from harness.run import bench, matmul
+
+
+def test_summary_ratios_are_medians_of_per_round_ratios():
+    rates = {
+        ("sb3-td3", 1, "default"): [50.0, 100.0, 60.0],
+        ("td3 uniform 1-step", 1, "default"): [60.0, 110.0, 90.0],  # ratios 1.2, 1.1, 1.5 -> 1.2
+        ("td3 PER 3-step", 1, "default"): [30.0, 55.0, 45.0],  # half of uniform in every round
+        (bench.SBX, 1, "jax"): [40.0, 100.0, 100.0],  # ours/SBX: 1.5, 1.1, 0.9 -> 1.1
+    }
+    lines = bench.summary(rates, "Pendulum-v1", "default", floor=(2.0, 5.0))
+    words = [" ".join(line.split()) for line in lines]
+    assert "median td3 uniform 1-step, 1 thread, default 90.0 env steps/s (1.20x sb3-td3 default)" in words
+    assert "PER + 3-step cost vs uniform 1-step (default, 1 thread): +100.0% time per step" in lines
+    assert "ours vs SBX at 1 thread: 1.10x" in lines
+    assert any(
+        line.startswith("matmul floor (default, 1 thread): the update's matrix products take 2.00 ms of its 5.00 ms")
+        for line in lines
+    )
+    assert lines[-1] == "speedup_vs_sb3: 1.20"
+
+
+def test_measurements_run_on_the_backend_asked_and_restore_the_previous_one():
+    before = matmul.current()
+    for backend in matmul.available():
+        rate = bench.measure(
+            "td3",
+            {"prioritized": False, "n_steps": 1},
+            "Pendulum-v1",
+            warmup=100,
+            steps=50,
+            threads=1,
+            seed=0,
+            backend=backend,
+        )
+        assert rate > 0 and matmul.current() == before
+
+
+def test_the_matmul_floor_is_part_of_the_update():
+    products, update = bench.matmul_floor("Pendulum-v1", "default", threads=1, updates=10)
+    assert 0 < products < update
+
+
+def test_sbx_takes_sb3_td3s_settings():
+    if not bench.sbx_available():
+        pytest.skip("SBX is not installed (make venv EXTRAS=dev,sbx)")
+    kwargs = bench.sbx_kwargs("BipedalWalker-v3")
+    assert kwargs["policy_kwargs"] == {"net_arch": [400, 300]}
+    assert (kwargs["batch_size"], kwargs["policy_delay"], kwargs["target_noise_clip"], kwargs["gamma"]) == (
+        256,
+        2,
+        0.5,
+        0.98,
+    )
+    assert kwargs["action_noise"] is not None
