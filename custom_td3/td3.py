@@ -93,7 +93,7 @@ class TD3:
         self.num_updates = 0
         self.num_episodes = 0
         self.episode_steps = 0  # steps of the current training episode, for episode_length_schedule
-        self.steps_since_train = 0  # env steps collected since the last training round
+        self.rollout_steps = 0  # env steps of the current rollout (SB3's unit: train_freq steps or episodes)
         self._obs: np.ndarray | None = None  # None: the next step starts a new episode
         self.last_losses: dict[str, torch.Tensor] = {}
         self._total_steps = 1  # of the current learn() call: drives PER's beta and the lr schedule
@@ -188,7 +188,7 @@ class TD3:
                 action = self._normalized_action(self._obs, explore=True)
             next_obs, reward, terminated, truncated, _ = self.env.step(self._scale(action))
             self.num_timesteps += 1
-            self.steps_since_train += 1
+            self.rollout_steps += 1
             self.episode_steps += 1
             truncated = truncated or self._episode_cap_reached()
             for t in self.nstep.push(self._obs, action, float(reward), next_obs, terminated, truncated):
@@ -204,10 +204,11 @@ class TD3:
                 if c.train_freq_unit == "step"
                 else episode_over and self.num_episodes % c.train_freq == 0
             )
-            # n-step windows reach the buffer n-1 steps late: never train on an empty buffer.
-            if due and self.num_timesteps > c.learning_starts and len(self.buffer) > 0:
-                self._train_round(self.steps_since_train if c.gradient_steps == -1 else c.gradient_steps)
-                self.steps_since_train = 0
+            if due:  # a rollout ends: train as SB3 does, gradient_steps -1 meaning one per step of this rollout
+                # n-step windows reach the buffer n-1 steps late: never train on an empty buffer.
+                if self.num_timesteps > c.learning_starts and len(self.buffer) > 0:
+                    self._train_round(self.rollout_steps if c.gradient_steps == -1 else c.gradient_steps)
+                self.rollout_steps = 0
             # Last in the step, so a stop here leaves nothing of this step undone.
             if callback is not None and not callback(self.num_timesteps):
                 break
@@ -295,7 +296,7 @@ class TD3:
                 "num_updates": self.num_updates,
                 "num_episodes": self.num_episodes,
                 "episode_steps": self.episode_steps,
-                "steps_since_train": self.steps_since_train,
+                "rollout_steps": self.rollout_steps,
             },
             "mid_episode": self._obs is not None,
         }
@@ -309,7 +310,10 @@ class TD3:
         self.noise_gen.set_state(state["noise_gen"])
         if state["env_rng"] is not None:
             self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-        for key, value in state["counters"].items():
+        counters = dict(state["counters"])
+        if "steps_since_train" in counters:  # checkpoints written before the counter was renamed
+            counters["rollout_steps"] = counters.pop("steps_since_train")
+        for key, value in counters.items():
             setattr(self, key, value)
         self._obs = None
         if state["mid_episode"]:

@@ -1,4 +1,17 @@
-"""Our TD3 update equals SB3's TD3.train given the same weights, minibatches and noise."""
+"""Our TD3 update against SB3's TD3.train and against the paper's formulas computed here by hand.
+
+The batches are built to reveal faults: a quarter of their transitions are terminal (the
+``(1 - done)`` mask matters), their per-sample discounts differ (n-step returns), their
+importance weights differ (prioritized replay), the target noise clip binds on most samples,
+and the actor has two outputs. Each of these faults fails a test here (README, "Parity"):
+min of the twin target critics replaced by max, no policy delay, a wrong noise clip, no
+target smoothing, the online critic in the target, no terminal mask, gamma instead of the
+per-sample discounts, the importance weights ignored, a wrong Polyak rate, the actor trained
+on the second critic.
+"""
+
+import copy
+from operator import attrgetter
 
 import gymnasium as gym
 import numpy as np
@@ -6,29 +19,51 @@ import pytest
 import torch
 from stable_baselines3 import TD3 as SB3TD3
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from custom_td3 import TD3, TD3Config
 from custom_td3.replay import Batch
 
-STEPS = 100
+ENV = "LunarLanderContinuous-v3"  # 8 observations, 2 actions
+UPDATES, BATCH, GAMMA = 100, 64, 0.98
 
 
-def _sb3_and_ours(policy_delay: int):
-    env = gym.make("Pendulum-v1")
+def make_batch(rng: np.random.Generator, obs_dim: int, act_dim: int, n_step: bool, weighted: bool) -> Batch:
+    """A synthetic minibatch: terminals, per-sample discounts gamma**k (k in 1..3) and non-uniform weights."""
+
+    def t(x):
+        return torch.as_tensor(np.asarray(x, dtype=np.float32))
+
+    ks = rng.integers(1, 4, size=(BATCH, 1)) if n_step else np.ones((BATCH, 1))
+    return Batch(
+        observations=t(rng.normal(size=(BATCH, obs_dim))),
+        actions=t(rng.uniform(-1, 1, size=(BATCH, act_dim))),
+        rewards=t(rng.normal(size=(BATCH, 1))),
+        next_observations=t(rng.normal(size=(BATCH, obs_dim))),
+        dones=t(rng.random((BATCH, 1)) < 0.25),
+        discounts=t(GAMMA**ks),
+        weights=t(rng.uniform(0.1, 2.0, size=(BATCH, 1)) if weighted else np.ones((BATCH, 1))),
+        indices=np.arange(BATCH),
+    )
+
+
+def sb3_and_ours(policy_delay: int, clip: float, tau: float):
+    env = gym.make(ENV)
     kwargs = dict(
         learning_rate=1e-3,
         buffer_size=5000,
         learning_starts=0,
-        batch_size=64,
-        tau=0.005,
-        gamma=0.98,
+        batch_size=BATCH,
+        tau=tau,
+        gamma=GAMMA,
         policy_delay=policy_delay,
         target_policy_noise=0.2,
-        target_noise_clip=0.5,
+        target_noise_clip=clip,
     )
-    sb3 = SB3TD3("MlpPolicy", env, policy_kwargs={"net_arch": [64, 64]}, seed=0, **kwargs)
+    sb3 = SB3TD3("MlpPolicy", env, policy_kwargs={"net_arch": [32, 32]}, seed=0, **kwargs)
     sb3.set_logger(configure(None, []))
-    ours = TD3(env, TD3Config(net_arch=(64, 64), **kwargs), seed=1)  # other seed: weights are copied below
+    lift_targets(sb3.critic_target)
+    ours = TD3(env, TD3Config(net_arch=(32, 32), **kwargs), seed=1)  # another seed: weights are copied below
     ours.actor.mu.load_state_dict(sb3.actor.mu.state_dict())
     ours.actor_target.mu.load_state_dict(sb3.actor_target.mu.state_dict())
     for name in ("qf0", "qf1"):
@@ -37,78 +72,130 @@ def _sb3_and_ours(policy_delay: int):
     return env, sb3, ours
 
 
-def _fill(sb3, env, n=2000, seed=0):
-    rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
-    for _ in range(n):
-        action = rng.uniform(-2, 2, size=(1,)).astype(np.float32)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        done = terminated or truncated
-        sb3.replay_buffer.add(
-            obs[None],
-            next_obs[None],
-            action[None] / 2.0,
-            np.array([reward]),
-            np.array([done]),
-            [{"TimeLimit.truncated": truncated}],
-        )
-        obs = env.reset()[0] if done else next_obs
+def lift_targets(critic_target: torch.nn.Module) -> None:
+    """Target critics that answer about 10 and 12 rather than about 0: the discount, the terminal mask
+    and the min of the two then change the target by whole units, not by the width of initial noise."""
+    with torch.no_grad():
+        critic_target.qf0[-1].bias += 10.0
+        critic_target.qf1[-1].bias += 12.0
 
 
-def _params(agent_nets):
-    return {f"{i}.{k}": v.detach().clone() for i, net in enumerate(agent_nets) for k, v in net.state_dict().items()}
+def params(nets) -> dict[str, torch.Tensor]:
+    return {f"{i}.{k}": v.detach().clone() for i, net in enumerate(nets) for k, v in net.state_dict().items()}
 
 
-@pytest.mark.parametrize("policy_delay", [2, 1])
-def test_100_updates_match_sb3(policy_delay, each_backend):
-    env, sb3, ours = _sb3_and_ours(policy_delay)
-    initial_actor = _params([sb3.actor.mu])
-    _fill(sb3, env)
-    np.random.seed(0)
-    batches = [sb3.replay_buffer.sample(64) for _ in range(STEPS)]
-    feed = iter(batches)
+@pytest.mark.parametrize(
+    "policy_delay, clip, tau, n_step",
+    [(2, 0.5, 0.005, True), (1, 0.05, 0.005, False), (3, 0.05, 0.02, True)],
+    ids=["delay2-clip0.5-nstep", "delay1-clip0.05", "delay3-clip0.05-tau0.02-nstep"],
+)
+def test_100_updates_match_sb3(policy_delay, clip, tau, n_step, each_backend):
+    env, sb3, ours = sb3_and_ours(policy_delay, clip, tau)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    rng = np.random.default_rng(0)
+    batches = [make_batch(rng, obs_dim, act_dim, n_step, weighted=False) for _ in range(UPDATES)]
+    dones = torch.cat([b.dones for b in batches])
+    assert 0.2 < dones.mean() < 0.3  # terminals in every batch
+    if n_step:
+        assert len(torch.cat([b.discounts for b in batches]).unique()) == 3
+    feed = iter(
+        ReplayBufferSamples(b.observations, b.actions, b.next_observations, b.dones, b.rewards, b.discounts)
+        for b in batches
+    )
     sb3.replay_buffer.sample = lambda *args, **kwargs: next(feed)
+    initial_actor = params([sb3.actor.mu])
 
     torch.manual_seed(123)  # SB3 draws the target smoothing noise from torch's global generator
-    sb3.train(gradient_steps=STEPS, batch_size=64)
+    if clip < 0.2:  # the clip binds: most draws of N(0, 0.2) fall outside it
+        assert (torch.empty(10_000).normal_(0.0, 0.2).abs() > clip).float().mean() > 0.7
+        torch.manual_seed(123)
+    sb3.train(gradient_steps=UPDATES, batch_size=BATCH)
     ours.noise_gen.manual_seed(123)
     for b in batches:
-        ones = torch.ones_like(b.rewards)
-        ours.train(
-            Batch(
-                b.observations,
-                b.actions,
-                b.rewards,
-                b.next_observations,
-                b.dones,
-                ones * ours.config.gamma,
-                ones,
-                np.arange(len(ones)),
-            )
-        )
+        ours.train(b)
 
-    theirs = _params(
-        [
-            sb3.actor.mu,
-            sb3.actor_target.mu,
-            sb3.critic.qf0,
-            sb3.critic.qf1,
-            sb3.critic_target.qf0,
-            sb3.critic_target.qf1,
-        ]
-    )
-    mine = _params(
-        [
-            ours.actor.mu,
-            ours.actor_target.mu,
-            ours.critic.qf0,
-            ours.critic.qf1,
-            ours.critic_target.qf0,
-            ours.critic_target.qf1,
-        ]
-    )
-    assert sb3._n_updates == ours.num_updates == STEPS
+    nets = [
+        attrgetter(n)
+        for n in ("actor.mu", "actor_target.mu", "critic.qf0", "critic.qf1", "critic_target.qf0", "critic_target.qf1")
+    ]
+    theirs, mine = params([get(sb3) for get in nets]), params([get(ours) for get in nets])
+    assert sb3._n_updates == ours.num_updates == UPDATES
     diff = max((theirs[k] - mine[k]).abs().max().item() for k in theirs)
     assert diff < 1e-5
     moved = max((theirs[k] - v).abs().max().item() for k, v in initial_actor.items())
     assert moved > 1e-3  # not vacuous: the actor did change
+
+
+def test_one_update_by_hand_with_weights_discounts_and_terminals():
+    """The critic loss, its gradients, the actor's gradients and the Polyak step of one update,
+    computed here in float64 from the formulas of Fujimoto et al. (2018) with importance weights."""
+    clip, tau = 0.05, 0.01
+    env = gym.make(ENV)
+    agent = TD3(
+        env,
+        TD3Config(
+            net_arch=(32, 32),
+            batch_size=BATCH,
+            learning_starts=0,
+            gamma=GAMMA,
+            tau=tau,
+            policy_delay=1,
+            target_noise_clip=clip,
+            prioritized=True,
+        ),
+        seed=0,
+    )
+    lift_targets(agent.critic_target)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    batch = make_batch(np.random.default_rng(1), obs_dim, act_dim, n_step=True, weighted=True)
+    before = {
+        n: copy.deepcopy(getattr(agent, n)).double() for n in ("actor", "critic", "actor_target", "critic_target")
+    }
+    generator = torch.Generator().set_state(agent.noise_gen.get_state())
+    b = Batch(*(x.double() if isinstance(x, torch.Tensor) else x for x in batch))
+
+    info = agent.train(batch)
+
+    noise = torch.empty_like(batch.actions).normal_(0.0, 0.2, generator=generator).double().clamp(-clip, clip)
+    with torch.no_grad():
+        next_actions = (before["actor_target"](b.next_observations) + noise).clamp(-1.0, 1.0)
+        q1_next, q2_next = before["critic_target"](b.next_observations, next_actions)
+        target = b.rewards + (1.0 - b.dones) * b.discounts * torch.minimum(q1_next, q2_next)
+    q1, q2 = before["critic"](b.observations, b.actions)
+    loss = (b.weights * (q1 - target) ** 2).mean() + (b.weights * (q2 - target) ** 2).mean()
+    loss.backward()
+    assert info["critic_loss"].item() == pytest.approx(loss.item(), rel=1e-5)
+    for (name, got), want in zip(agent.critic.named_parameters(), before["critic"].parameters(), strict=True):
+        assert torch.allclose(got.grad.double(), want.grad, rtol=1e-4, atol=1e-6), f"critic gradient {name}"
+
+    critic_after = copy.deepcopy(agent.critic).double()  # the actor ascends the critic just updated
+    actor_loss = -critic_after.q1(b.observations, before["actor"](b.observations)).mean()
+    actor_loss.backward()
+    assert info["actor_loss"].item() == pytest.approx(actor_loss.item(), rel=1e-5)
+    for (name, got), want in zip(agent.actor.named_parameters(), before["actor"].parameters(), strict=True):
+        assert torch.allclose(got.grad.double(), want.grad, rtol=1e-4, atol=1e-7), f"actor gradient {name}"
+
+    for net in ("actor", "critic"):
+        online, target_now, target_before = (
+            getattr(agent, net).parameters(),
+            getattr(agent, f"{net}_target").parameters(),
+            before[f"{net}_target"].parameters(),
+        )
+        for p, t_now, t_before in zip(online, target_now, target_before, strict=True):
+            expected = (1 - tau) * t_before + tau * p.detach().double()
+            assert torch.allclose(t_now.double(), expected, atol=1e-6), f"Polyak step of {net}_target"
+    # Not vacuous: weights, discounts, the terminal mask and the min each change the loss by more than 1%.
+    assert (torch.maximum(q1_next, q2_next) - torch.minimum(q1_next, q2_next)).mean() > 1.0
+    for field, value in (("weights", 1.0), ("discounts", GAMMA), ("dones", 0.0)):
+        other = getattr(b, field).clone().fill_(value)
+        y = (
+            target
+            if field == "weights"
+            else b.rewards
+            + (1.0 - (other if field == "dones" else b.dones))
+            * (other if field == "discounts" else b.discounts)
+            * torch.minimum(q1_next, q2_next)
+        )
+        w = other if field == "weights" else b.weights
+        changed = ((w * (q1 - y) ** 2).mean() + (w * (q2 - y) ** 2).mean()).item()
+        assert abs(changed - loss.item()) > 1e-2 * abs(loss.item()), field
