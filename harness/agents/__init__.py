@@ -4,8 +4,8 @@ Adding an arm is one entry here; the runner has no per-arm branches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ from custom_td3 import TD3, TD3Config
 from harness.agents import sb3
 from harness.agents.base import Agent, StepCallback
 from harness.agents.random_policy import RandomConfig, build_random, load_random
-from harness.errors import UsageError, suggest
+from harness.config.schema import build_config
+from harness.config.variants import VARIANTS_FILE, Variant, load_variants
+from harness.errors import ConfigError, UsageError, suggest
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Arm:
     whose tuned values seed its defaults (None: only the library defaults and hyperparams/);
     ``build(env, config, seed, device)`` returns a ready Agent; ``library`` is the distribution
     whose defaults the config mirrors (its version is recorded as a hyperparameter source).
+    A variant (hyperparams/variants.yml) is another arm's everything, with ``base`` naming that arm
+    (whose hyperparameter files and search space apply) and ``preset`` the values it sets.
     """
 
     name: str
@@ -38,6 +42,13 @@ class Arm:
     library: str
     load: Callable[[Path, gym.Env, str], Agent]  # a saved model (run_dir/model.*) ready to act
     sets_budget: bool = True  # False: the arm takes the env's budget from the others (a baseline)
+    base: str | None = None  # a variant's arm
+    preset: Mapping[str, Any] = field(default_factory=dict)  # a variant's settings
+
+    @property
+    def files(self) -> str:
+        """The name under which hyperparams/ holds this arm's files (a variant uses its arm's)."""
+        return self.base or self.name
 
 
 def build_our_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
@@ -112,12 +123,40 @@ ARMS: dict[str, Arm] = {
 }
 
 
+def variant_arm(variant: Variant) -> Arm:
+    """The Arm of a variant: its arm with the variant's name, description and settings (checked)."""
+    where = f"{VARIANTS_FILE} [{variant.name}]"
+    base = ARMS.get(variant.arm)
+    if base is None or base.base is not None:
+        raise ConfigError(
+            f"{where}: arm '{variant.arm}' is not a registered arm.{suggest(variant.arm, ARMS)} "
+            f"Accepted: {', '.join(ARMS)}"
+        )
+    build_config(base.config_cls, variant.settings, f"{where} [set]")
+    settings = ", ".join(f"{k}={v}" for k, v in variant.settings.items())
+    return replace(
+        base,
+        name=variant.name,
+        description=variant.description or f"{base.description}, {settings}",
+        base=base.name,
+        preset=dict(variant.settings),
+    )
+
+
+def known_arms() -> dict[str, Arm]:
+    """The registered arms and the variants of hyperparams/variants.yml, by name."""
+    return {**ARMS, **{name: variant_arm(v) for name, v in load_variants().items() if name not in ARMS}}
+
+
 def get_arm(name: str) -> Arm:
-    """The registered arm called ``name``; UsageError listing the known arms otherwise."""
-    try:
+    """The arm or variant called ``name``; UsageError listing the known ones otherwise."""
+    if name in ARMS:
         return ARMS[name]
-    except KeyError:
-        raise UsageError(f"unknown algorithm '{name}'.{suggest(name, ARMS)} Known: {', '.join(ARMS)}") from None
+    variant = load_variants().get(name)
+    if variant is not None:
+        return variant_arm(variant)
+    known = known_arms()
+    raise UsageError(f"unknown algorithm '{name}'.{suggest(name, known)} Known: {', '.join(known)}")
 
 
-__all__ = ["ARMS", "Agent", "Arm", "StepCallback", "get_arm"]
+__all__ = ["ARMS", "Agent", "Arm", "StepCallback", "get_arm", "known_arms"]

@@ -64,9 +64,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     the arms; None imports the registry for them (the report's parser does without: it must not
     import the agents, and with them torch)."""
     if arms is None:
-        from harness.agents import ARMS
+        from harness.agents import known_arms
 
-        arms = {name: arm.description for name, arm in ARMS.items()}
+        arms = {name: arm.description for name, arm in known_arms().items()}
     known = ", ".join(arms) or "see `python -m harness compare --help`"
 
     # No abbreviations: "--hp" must never silently mean "--hp-file".

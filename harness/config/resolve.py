@@ -5,9 +5,11 @@ Layers, later ones winning:
 2. rl-zoo3's tuned entry for the env, read from the installed package; for envs the zoo does
    not list, the ``defaults`` section of ``hyperparams/<arm>.yml``,
 3. ``hyperparams/<arm>.yml``: its ``all`` section (every env), then the env's own entry
-   (project overrides, plain YAML data),
+   (project overrides, plain YAML data); a variant reads its arm's file, then takes its ``set``
+   from ``hyperparams/variants.yml``,
 4. with ``tuned=True``, the best values of a tuning study, ``hyperparams/tuned/<arm>/<env>.yml``,
-5. user files (``--hp-file``), each ``{arm or "all": {env id or "all": {key: value}}}``,
+5. user files (``--hp-file``), each ``{arm or "all": {env id or "all": {key: value}}}`` (a
+   variant takes its arm's sections, then its own),
 6. ``--hp key=value`` on the command line (every arm).
 
 ``n_timesteps`` (the env's full budget) may be set at layers 2-4; everything else must be a
@@ -45,6 +47,12 @@ class ArmInfo(Protocol):
     @property
     def library(self) -> str: ...
 
+    @property
+    def files(self) -> str: ...
+
+    @property
+    def preset(self) -> Mapping[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -77,7 +85,7 @@ def _apply(
 
 
 def project_file(arm: ArmInfo, hp_dir: Path = HYPERPARAMS_DIR) -> Path:
-    return hp_dir / f"{arm.name}.yml"
+    return hp_dir / f"{arm.files}.yml"
 
 
 def resolve(
@@ -119,6 +127,11 @@ def resolve(
             config, n_timesteps = _apply(arm, config, own, where, n_timesteps)
             sources.append(where)
 
+    if arm.preset:
+        where = f"hyperparams/variants.yml [{arm.name}]"
+        config, n_timesteps = _apply(arm, config, dict(arm.preset), where, n_timesteps)
+        sources.append(where)
+
     if tuned:
         path = hp_dir / "tuned" / arm.name / f"{name}.yml"
         if not path.exists():
@@ -137,7 +150,7 @@ def resolve(
         data = yamlio.load_file(file)
         if not isinstance(data, Mapping):
             raise ConfigError(f"{file}: expected {{arm or 'all': {{env id or 'all': {{key: value}}}}}}")
-        for arm_key in ("all", arm.name):
+        for arm_key in dict.fromkeys(("all", arm.files, arm.name)):
             per_arm = _section(data, arm_key, str(file))
             for env_key in ("all", name):
                 values = _section(per_arm, env_key, f"{file} [{arm_key}]")

@@ -40,7 +40,9 @@ class Param:
 
 
 def space_file(arm: ArmInfo, folder: Path = HYPERPARAMS_DIR / "search") -> Path:
-    return folder / f"{arm.name}.yml"
+    """hyperparams/search/<arm>.yml; a variant without its own file uses its arm's."""
+    own = folder / f"{arm.name}.yml"
+    return own if own.exists() else folder / f"{arm.files}.yml"
 
 
 def load_space(arm: ArmInfo, path: Path | None = None) -> dict[str, Param]:

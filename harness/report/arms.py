@@ -6,8 +6,19 @@ from __future__ import annotations
 
 import seaborn as sns
 
-#: The built-in arms, in the order reports show them (tests check every registered arm is here).
-ARM_ORDER = ("td3", "sb3-td3", "sb3-ddpg", "sb3-sac", "sb3-tqc", "sb3-crossq", "random")
+#: The built-in arms and variants, in the order reports show them (tests check every one is here).
+ARM_ORDER = (
+    "td3",
+    "td3-per",
+    "td3-n3",
+    "td3-per-n3",
+    "sb3-td3",
+    "sb3-ddpg",
+    "sb3-sac",
+    "sb3-tqc",
+    "sb3-crossq",
+    "random",
+)
 
 
 def arm_order(arms: list[str]) -> list[str]:
