@@ -28,7 +28,12 @@ def test_loading_names_and_skips_the_broken_run():
         "sb3-ddpg/BipedalWalker-v3_1: evals.csv is truncated or corrupted (row 4 incomplete); run skipped"
     ]
     assert study.finals("BipedalWalker-v3")["td3"].tolist() == [310.0, 290.0, 250.0]
-    assert "sb3-ddpg" not in study.finals("BipedalWalker-v3")  # diverged: never averaged in
+    # Diverged at step 1,500 after a finite evaluation at 0 and a NaN one at 1,000: a result of its arm,
+    # scored by its last finite evaluation, held to the end of the budget in its curve.
+    assert study.finals("BipedalWalker-v3")["sb3-ddpg"].tolist() == [-100.0]
+    ddpg = study.evals[(study.evals["arm"] == "sb3-ddpg") & (study.evals["seed"] == 0)]
+    assert ddpg["step"].tolist() == [0, 1000, 2000, 3000] and ddpg["return_mean"].tolist() == [-100.0] * 4
+    assert ddpg["wall_s"].isna().tolist() == [False, True, True, True]
 
 
 def test_final_table_hand_computed():
@@ -64,12 +69,17 @@ def test_report_sections(written):
         "## Cost per run",
         "## Provenance",
         "### Hyperparameters on BipedalWalker-v3",
-        "## Runs not included (not complete)",
+        "## Diverged runs (results of their arm, in every statistic above)",
         "## Problems reading results",
         "## All envs together (min-max normalized)",
     ):
         assert heading in md, heading
-    assert "**Single runs.**" not in md and "no CI" not in md  # three seeds per arm
+    pendulum = md.split("## Pendulum-v1")[1].split("\n## ")[0]
+    assert "**Single runs.**" not in pendulum and "no CI" not in pendulum  # three seeds per arm
+    walker = md.split("## BipedalWalker-v3")[1].split("\n## ")[0]
+    # sb3-ddpg's one result is its diverged run (the other is unreadable): in the tables, and flagged.
+    assert "**Unequal runs.**" in walker and "sb3-ddpg 1" in walker and "**Single runs.**" in walker
+    assert re.search(r"\| sb3-ddpg +\| 1 \(1 diverged\) +\| -100\.0 \(1 run: no CI\)", walker)
     assert re.search(r"\| td3 +\| 0: 3,000, 1: never, 2: never +\| 3,000 +\| 2 of 3", md)
     assert re.search(r"\| sb3-td3 +\| 0: never, 1: never, 2: never +\| - +\| 3 of 3", md)
     assert "threshold 300 (gymnasium reward_threshold)" in md and "Pendulum-v1" in md
@@ -77,7 +87,8 @@ def test_report_sections(written):
     assert "Not computed: Pendulum-v1 lack" in md  # no threshold: no normalization, said plainly
     assert re.search(r"\| \*\*n_steps\*\* +\| \*\*3\*\* +\| \*\*1\*\*", md)  # differences in bold
     assert re.search(r"\| gamma +\| 0.98 +\| 0.98 ", md)  # equal values plain
-    assert re.search(r"\| BipedalWalker-v3 \| td3 +\| +0 \| +100 \| +2500 \| 31s", md)
+    assert re.search(r"\| BipedalWalker-v3 \| td3 +\| +0 \| complete +\| +100 \| +2500 \| 31s", md)
+    assert re.search(r"\| BipedalWalker-v3 \| sb3-ddpg +\| +0 \| diverged +\|", md)  # its cost counts too
 
 
 def test_figures_and_self_contained_html(written):
@@ -131,3 +142,43 @@ def test_single_runs_get_no_interval_and_a_warning(tmp_path):
     shutil.copytree(FIXTURE, study, ignore=shutil.ignore_patterns("*_1", "*_2"))
     text = write.write_report(study, reps=200, seed=0).read_text()
     assert "**Single runs.**" in text and "(1 run: no CI)" in text
+
+
+def test_diverged_runs_are_results_and_change_the_verdict(tmp_path):
+    """td3 diverges in 2 of 5 seeds: judged on its 3 survivors it beats sb3-td3 in every pair; judged
+    on all 5 (the diverged ones at their last finite evaluation) the seeds cannot tell them apart."""
+    import sys
+
+    sys.path.insert(0, str(FIXTURE.parent))
+    from make_fixture import write_run
+
+    study = tmp_path / "verdict"
+    for seed in range(5):
+        write_run("sb3-td3", "Pendulum-v1", seed, [-1200.0, -700.0, -400.0, -200.0 - seed], root=study)
+    for seed in range(3):
+        write_run("td3", "Pendulum-v1", seed, [-1200.0, -600.0, -300.0, -150.0 - seed], root=study)
+    for seed in (3, 4):
+        write_run(
+            "td3",
+            "Pendulum-v1",
+            seed,
+            [-1200.0, -900.0, float("nan"), float("nan")],
+            status="diverged",
+            extra={"divergence": {"step": 1800, "cause": "critic loss is nan"}},
+            root=study,
+        )
+    loaded = load.load_study(study)
+    finals = loaded.finals("Pendulum-v1")
+    assert sorted(finals["td3"].tolist()) == [-900.0, -900.0, -152.0, -151.0, -150.0]
+    survivors = {"td3": [finals["td3"][finals["td3"] > -900]], "sb3-td3": [finals["sb3-td3"]]}
+    alive = tables.improvement_table(survivors, reps=2000, seed=0)
+    assert alive[alive["X"] == "td3"].iloc[0]["P(X > Y)"].startswith("1.00 [1.00, 1.00]")
+    md = write.write_report(study, reps=2000, seed=0).read_text()
+    row = re.search(r"\| td3 +\| sb3-td3 +\| ([0-9.]+) \[([0-9.]+), ([0-9.]+)\]", md)
+    assert float(row.group(1)) == pytest.approx(0.6)  # 15 of 25 pairs
+    assert float(row.group(2)) < 0.5 < float(row.group(3))  # no longer a difference the seeds support
+    assert re.search(r"\| td3 +\| 5 \(2 diverged\)", md)
+    assert (
+        "- td3/Pendulum-v1_3: diverged at step 1,800: critic loss is nan; scored -900.0, its last finite evaluation (step 1,000)"
+        in md
+    )

@@ -1,5 +1,14 @@
 """A study's run directories as two tidy tables: ``runs`` (one row per run) and ``evals`` (one row
-per run and evaluation). Reads meta.json and evals.csv only (harness.run.rundir's format)."""
+per run and evaluation). Reads meta.json and evals.csv only (harness.run.rundir's format).
+
+**What counts as a result.** A run that completed and a run that *diverged* are both results of
+their arm: a diverged run enters every statistic. Its score is its last finite evaluation before
+it diverged (the policy it had reached; the evaluation at step 0 always exists), or the env's
+random-policy score when not even that is finite; from the step it diverged at, its learning
+curve holds that score to the end of the budget. Runs that stopped for reasons outside the
+algorithm (failed to write, interrupted, still running) are not results: they are listed with
+their cause and stay out.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.config import env_name
+from harness.config import env_name, reference
 from harness.errors import UsageError
 from harness.run import rundir
+
+#: Statuses whose runs are results of their arm and enter every statistic.
+RESULT_STATUSES = (rundir.STATUS_COMPLETE, rundir.STATUS_DIVERGED)
 
 
 @dataclass
@@ -26,14 +38,14 @@ class Study:
     evals: pd.DataFrame
     problems: list[str]
 
-    def complete(self, env: str) -> pd.DataFrame:
+    def results(self, env: str) -> pd.DataFrame:
+        """The runs on ``env`` that are results of their arm: complete and diverged ones."""
         r = self.runs
-        return r[(r["env"] == env) & (r["status"] == rundir.STATUS_COMPLETE)]
+        return r[(r["env"] == env) & r["status"].isin(RESULT_STATUSES)]
 
     def finals(self, env: str) -> dict[str, np.ndarray]:
-        """Final score (mean return of the last evaluation) of every complete run, per arm."""
-        done = self.complete(env)
-        return {arm: g["final_return"].to_numpy(float) for arm, g in done.groupby("arm")}
+        """Final score of every run that is a result (complete or diverged), per arm."""
+        return {arm: g["final_return"].to_numpy(float) for arm, g in self.results(env).groupby("arm")}
 
 
 def load_study(study_dir: Path) -> Study:
@@ -80,13 +92,13 @@ def load_study(study_dir: Path) -> Study:
             problems.append(f"{where}: evals.csv is truncated or corrupted (row {short} incomplete); run skipped")
             continue
         if not ev.empty:
-            eval_frames.append(
-                ev[["step", "updates", "wall_s", "return_mean"]].assign(
-                    arm=row["arm"], env=row["env"], seed=row["seed"], status=row["status"]
-                )
-            )
+            ev = ev[["step", "updates", "wall_s", "return_mean"]]
             row["final_step"] = int(ev["step"].iloc[-1])
             row["final_return"] = float(ev["return_mean"].iloc[-1])
+            row["score_from"] = "last evaluation"
+            if meta["status"] == rundir.STATUS_DIVERGED:
+                ev = _held_after_divergence(ev, meta, row)
+            eval_frames.append(ev.assign(arm=row["arm"], env=row["env"], seed=row["seed"], status=row["status"]))
         run_rows.append(row)
     runs = pd.DataFrame(run_rows)
     evals = (
@@ -95,6 +107,26 @@ def load_study(study_dir: Path) -> Study:
         else pd.DataFrame(columns=["step", "updates", "wall_s", "return_mean", "arm", "env", "seed", "status"])
     )
     return Study(study_dir.name, study_dir, runs, evals, problems)
+
+
+def _held_after_divergence(ev: pd.DataFrame, meta: dict, row: dict) -> pd.DataFrame:
+    """A diverged run's evaluations up to its last finite one, then that score held at every later
+    step of the budget's schedule (wall_s NaN: no time was spent there). Sets the run's score."""
+    finite = ev[np.isfinite(ev["return_mean"])]
+    if finite.empty:
+        floor = reference.lookup(meta["spec"]["env_id"]).random
+        row["final_return"] = float(floor) if floor is not None else float("nan")
+        row["score_from"] = "the env's random-policy score (no finite evaluation)"
+    else:
+        row["final_return"] = float(finite["return_mean"].iloc[-1])
+        row["score_from"] = f"last finite evaluation (step {int(finite['step'].iloc[-1]):,})"
+    budget = meta["spec"]["budget"]
+    schedule = [*range(0, budget["total_steps"], budget["eval_freq"]), budget["total_steps"]]
+    last = int(finite["step"].iloc[-1]) if not finite.empty else -1
+    held = pd.DataFrame({"step": [s for s in schedule if s > last], "updates": np.nan, "wall_s": np.nan})
+    held["return_mean"] = row["final_return"]
+    row["final_step"] = budget["total_steps"]
+    return pd.concat([finite, held], ignore_index=True)
 
 
 def _short_row(path: Path, fields: int) -> int | None:

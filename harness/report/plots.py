@@ -42,11 +42,23 @@ def _steps_matrix(evals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _wall_matrix(evals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Returns interpolated on a common wall-clock grid (seconds) up to the shortest run's end."""
+    """Returns interpolated on a common wall-clock grid (seconds) up to the shortest run's end.
+
+    A diverged run's held rows have no wall-clock (NaN): it keeps its score after its last timed
+    evaluation, and only runs that reached the end of the budget bound the grid (all runs when none did).
+    """
     runs = [g.sort_values("step") for _, g in evals.groupby("seed")]
-    end = min(g["wall_s"].iloc[-1] for g in runs)
+    timed = [g[g["wall_s"].notna()] for g in runs]
+    whole = [t for t, g in zip(timed, runs, strict=True) if len(t) == len(g)] or [t for t in timed if len(t)]
+    end = min((t["wall_s"].iloc[-1] for t in whole), default=0.0)
     grid = np.linspace(0.0, end, CURVE_POINTS)
-    return grid, np.stack([np.interp(grid, g["wall_s"], g["return_mean"]) for g in runs])
+
+    def curve(t: pd.DataFrame, g: pd.DataFrame) -> np.ndarray:
+        if t.empty:  # diverged before its first evaluation was timed: its score throughout
+            return np.full(grid.shape, g["return_mean"].iloc[-1])
+        return np.interp(grid, t["wall_s"], t["return_mean"])
+
+    return grid, np.stack([curve(t, g) for t, g in zip(timed, runs, strict=True)])
 
 
 def _thousands(x: float, _: int) -> str:

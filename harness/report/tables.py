@@ -11,8 +11,7 @@ import pandas as pd
 from harness.fmt import fmt_duration
 from harness.report import stats
 from harness.report.arms import arm_order
-from harness.report.load import Study
-from harness.run import rundir
+from harness.report.load import RESULT_STATUSES, Study
 
 
 def _ci(point: float, ci: tuple[float, float], runs: int = 2) -> str:
@@ -22,12 +21,16 @@ def _ci(point: float, ci: tuple[float, float], runs: int = 2) -> str:
     return f"{point:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
-def final_table(finals: dict[str, np.ndarray], threshold: float | None, reps: int, seed: int) -> pd.DataFrame:
-    """Per arm: runs, IQM, mean and median with 95% bootstrap CIs, and the optimality gap if a threshold exists."""
+def final_table(
+    finals: dict[str, np.ndarray], threshold: float | None, reps: int, seed: int, diverged: dict[str, int] | None = None
+) -> pd.DataFrame:
+    """Per arm: runs (and how many of them diverged), IQM, mean and median with 95% bootstrap CIs,
+    and the optimality gap if a threshold exists."""
     rows = []
     for arm in arm_order(list(finals)):
         x = finals[arm]
-        row = {"arm": arm, "runs": x.size}
+        lost = (diverged or {}).get(arm, 0)
+        row: dict[str, object] = {"arm": arm, "runs": f"{x.size} ({lost} diverged)" if lost else x.size}
         for name, fn in (("IQM", stats.iqm), ("mean", stats.mean), ("median", stats.median)):
             row[name] = _ci(fn(x), stats.bootstrap_ci(x, fn, reps, seed=seed), x.size)
         if threshold is not None:
@@ -53,7 +56,7 @@ def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.Data
     """Per arm: env steps at which each seed's evaluation first reaches the threshold."""
     rows = []
     evals = study.evals[study.evals["env"] == env]
-    for arm, group in study.complete(env).groupby("arm"):
+    for arm, group in study.results(env).groupby("arm"):
         reached = {}
         for seed in sorted(group["seed"]):
             ev = evals[(evals["arm"] == arm) & (evals["seed"] == seed)]
@@ -72,8 +75,8 @@ def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.Data
 
 
 def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per run: env steps/s of training, gradient updates, wall-clock."""
-    done = runs[runs["status"] == rundir.STATUS_COMPLETE]
+    """Per run that is a result (complete or diverged): env steps/s of training, gradient updates, wall-clock."""
+    done = runs[runs["status"].isin(RESULT_STATUSES)]
     order = {a: i for i, a in enumerate(arm_order(list(done["arm"].unique())))}
     done = done.sort_values(["env", "arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c)
     return pd.DataFrame(
@@ -81,6 +84,7 @@ def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
             "env": done["env"],
             "arm": done["arm"],
             "seed": done["seed"],
+            "status": done["status"],
             "env steps/s": done["steps_per_s"].round(1),
             "gradient updates": done["updates"],
             "wall-clock": [fmt_duration(w) for w in done["wall_s"]],

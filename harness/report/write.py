@@ -19,7 +19,7 @@ from harness.config import reference
 from harness.report import plots, stats
 from harness.report.arms import arm_order
 from harness.report.html import to_html
-from harness.report.load import Study, load_study
+from harness.report.load import RESULT_STATUSES, Study, load_study
 from harness.report.tables import (
     cost_table,
     final_table,
@@ -60,10 +60,14 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
 def _overview(study: Study) -> list[str]:
     r = study.runs
     return [
-        f"- runs: {len(r)} ({(r['status'] == rundir.STATUS_COMPLETE).sum()} complete); "
+        f"- runs: {len(r)} ({(r['status'] == rundir.STATUS_COMPLETE).sum()} complete, "
+        f"{(r['status'] == rundir.STATUS_DIVERGED).sum()} diverged); "
         f"arms: {', '.join(arm_order(list(r['arm'].unique())))}; "
         f"seeds: {', '.join(map(str, sorted(r['seed'].unique())))}; budget: {', '.join(sorted(r['budget'].unique()))}",
-        "- **How to read it.** A run's *final score* is the mean return of its last evaluation. Per env, "
+        "- **How to read it.** A run's *final score* is the mean return of its last evaluation. A run that "
+        "diverged is a result of its arm and counts in every statistic with the score of its last finite "
+        "evaluation, held from the step it diverged at; runs that failed or were interrupted are not results "
+        "and are listed at the end. Per env, "
         "IQM (the mean of the middle 50% of runs), mean and median come with 95% percentile-bootstrap CIs over "
         "seeds. *P(X > Y)* is the probability that a run of X beats a run of Y (0.5: no difference); a CI "
         "excluding 0.5 is a difference the seeds support. The *optimality gap* is the mean shortfall below the "
@@ -78,11 +82,21 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
     finals = study.finals(env)
     md = [f"## {env}", ""]
     if not finals:
-        return [*md, "No complete runs.", ""]
-    done = study.complete(env)
+        return [*md, "No complete or diverged runs.", ""]
+    done = study.results(env)
     budget = f"{done['budget'].iloc[0]} budget, {int(done['total_steps'].iloc[0]):,} env steps per run"
     threshold = f"threshold {ref.threshold:g} ({ref.source})" if ref.threshold is not None else "no threshold"
     md += [f"{budget}; {threshold}.", ""]
+    counts = {arm: x.size for arm, x in finals.items()}
+    diverged = {arm: int((g["status"] == rundir.STATUS_DIVERGED).sum()) for arm, g in done.groupby("arm")}
+    if len(set(counts.values())) > 1:
+        md += [
+            "**Unequal runs.** Arms have different numbers of usable runs ("
+            + ", ".join(f"{a} {counts[a]}" for a in arm_order(list(counts)))
+            + "): runs that failed or were interrupted are missing (listed at the end); rerun the same command "
+            "to complete them before comparing.",
+            "",
+        ]
     if min(x.size for x in finals.values()) < 2:
         md += [
             "**Single runs.** An arm here has one complete run: its numbers are one observation each, "
@@ -90,7 +104,7 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
             "higher. Run more seeds (`SEEDS=5`) before drawing conclusions.",
             "",
         ]
-    evals = study.evals[(study.evals["env"] == env) & (study.evals["status"] == rundir.STATUS_COMPLETE)]
+    evals = study.evals[(study.evals["env"] == env) & study.evals["status"].isin(RESULT_STATUSES)]
     starts = done["learning_starts"].dropna().unique()
     curves = plots.learning_curves(
         evals,
@@ -104,7 +118,12 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
         seed,
     )
     md += [f"![learning curves for {env}]({curves.name})", ""]
-    md += ["### Final performance", "", final_table(finals, ref.threshold, reps, seed).to_markdown(index=False), ""]
+    md += [
+        "### Final performance",
+        "",
+        final_table(finals, ref.threshold, reps, seed, diverged).to_markdown(index=False),
+        "",
+    ]
     if len(finals) > 1:
         per_task = {a: [x] for a, x in finals.items()}
         md += [
@@ -189,12 +208,23 @@ def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:
 
 
 def _unfinished(study: Study) -> list[str]:
-    bad = study.runs[study.runs["status"] != rundir.STATUS_COMPLETE]
-    if bad.empty:
-        return []
-    lines = ["## Runs not included (not complete)", ""]
-    lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.cause}" for row in bad.itertuples()]
-    return [*lines, ""]
+    """The diverged runs with their cause and score, then the runs that are not results."""
+    r = study.runs
+    lines: list[str] = []
+    diverged = r[r["status"] == rundir.STATUS_DIVERGED]
+    if not diverged.empty:
+        lines += ["## Diverged runs (results of their arm, in every statistic above)", ""]
+        lines += [
+            f"- {row.arm}/{row.env}_{row.seed}: {row.cause}; scored {row.final_return:.1f}, its {row.score_from}"
+            for row in diverged.itertuples()
+        ]
+        lines.append("")
+    bad = r[~r["status"].isin(RESULT_STATUSES)]
+    if not bad.empty:
+        lines += ["## Runs not included (not results: failed, interrupted or unfinished)", ""]
+        lines += [f"- {row.arm}/{row.env}_{row.seed}: {row.cause}" for row in bad.itertuples()]
+        lines.append("")
+    return lines
 
 
 def _provenance(study: Study) -> list[str]:
