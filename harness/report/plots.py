@@ -127,21 +127,28 @@ def learning_curves(
 
 
 def performance_profile(
-    finals: dict[str, np.ndarray], title: str, xlabel: str, path: Path, reps: int, seed: int
+    finals: dict[str, list[np.ndarray]], title: str, xlabel: str, path: Path, reps: int, seed: int
 ) -> Path:
-    """Fraction of runs whose final score exceeds each tau, per arm, with a 95% bootstrap band."""
+    """Fraction of runs whose final score exceeds each tau, per arm (all tasks pooled), with a 95% band
+    by the stratified bootstrap: each resample draws every task's runs from that task (``finals`` holds
+    one array per task, as stats.Scores)."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    pooled = np.concatenate(list(finals.values()))
+    pooled = np.concatenate([np.concatenate(tasks) for tasks in finals.values()])
     margin = 0.05 * (pooled.max() - pooled.min() or 1.0)
     taus = np.linspace(pooled.min() - margin, pooled.max() + margin, 200)
     arms = arm_order(list(finals))
     colors = arm_colors(arms)
     rng = np.random.default_rng(seed)
     for arm in arms:
-        x = finals[arm]
+        tasks = [np.asarray(t, dtype=float) for t in finals[arm]]
+        x = np.concatenate(tasks)
         above = (x[:, None] > taus[None, :]).astype(float)  # (runs, taus)
-        boot = above[rng.integers(0, x.size, size=(reps, x.size))].mean(axis=1)
+        starts = np.cumsum([0] + [t.size for t in tasks[:-1]])
+        resampled = np.concatenate(
+            [start + rng.integers(0, t.size, size=(reps, t.size)) for start, t in zip(starts, tasks, strict=True)], axis=1
+        )
+        boot = above[resampled].mean(axis=1)
         low, high = np.percentile(boot, [2.5, 97.5], axis=0)
         ax.plot(taus, above.mean(axis=0), color=colors[arm], label=f"{arm} ({x.size} runs)", linewidth=2)
         ax.fill_between(taus, low, high, color=colors[arm], alpha=0.2, linewidth=0)

@@ -1,9 +1,14 @@
 """Small pure statistics for RL results, after Agarwal et al. (2021) and the rliable library.
 
 Scores of one arm are a list of per-task arrays, ``[scores_task_0 (runs_0,), scores_task_1 (runs_1,), ...]``
-(runs may differ per task); a single task is a list of one array. rliable itself does not import
-with pandas 3 (its dependency ``arch`` fails), so these are written on numpy/scipy and tested
-against the definitions on small arrays with exact answers.
+(runs may differ per task); the runs of a single task may also be given as one array. rliable itself
+does not import with pandas 3 (its dependency ``arch`` fails), so these are written on numpy/scipy,
+tested against the definitions on small arrays with exact answers, and against numbers rliable 1.2.0
+computed on the committed fixture study (tests/test_stats.py).
+
+Aggregates over tasks follow rliable: the IQM and the optimality gap pool every run of every task;
+the mean and the median are taken over the per-task means. For the runs of one task (an array),
+``mean`` and ``median`` are those of the runs.
 """
 
 from __future__ import annotations
@@ -27,12 +32,22 @@ def iqm(scores: Scores | np.ndarray) -> float:
     return float(sps.trim_mean(_flat(scores), 0.25))
 
 
+def _task_means(scores: Scores) -> np.ndarray:
+    return np.array([np.mean(np.asarray(s, dtype=float)) for s in scores])
+
+
 def mean(scores: Scores | np.ndarray) -> float:
-    return float(np.mean(_flat(scores)))
+    """The mean of an array of runs; over tasks, the mean of the per-task means (rliable's aggregate mean)."""
+    if isinstance(scores, np.ndarray):
+        return float(np.mean(scores.astype(float)))
+    return float(np.mean(_task_means(scores)))
 
 
 def median(scores: Scores | np.ndarray) -> float:
-    return float(np.median(_flat(scores)))
+    """The median of an array of runs; over tasks, the median of the per-task means (rliable's aggregate median)."""
+    if isinstance(scores, np.ndarray):
+        return float(np.median(scores.astype(float)))
+    return float(np.median(_task_means(scores)))
 
 
 def optimality_gap(scores: Scores | np.ndarray, threshold: float = 1.0) -> float:
@@ -103,3 +118,42 @@ def bootstrap_ci(
     if x.size == 0:
         return float("nan"), float("nan")
     return stratified_bootstrap_ci([[x]], lambda s: statistic(s[0]), reps, confidence, seed)
+
+
+def _t_sum(df: float, alpha: float, power: float) -> float:
+    """t_{1 - alpha/2, df} + t_{power, df}: the standard errors a difference must span to be detected."""
+    return float(sps.t.ppf(1 - alpha / 2, df) + sps.t.ppf(power, df))
+
+
+def detectable_difference(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest difference of means that a two-sided Welch t-test at level ``alpha`` detects with
+    probability ``power``, given the runs of ``x`` and ``y`` (their sample SDs and counts); NaN with
+    fewer than two runs of either. The power analysis of Colas, Sigaud and Oudeyer (2018), "How many
+    random seeds?", solved for the difference."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size < 2 or y.size < 2:
+        return float("nan")
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    if vx + vy == 0:
+        return 0.0
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))  # Welch-Satterthwaite
+    return _t_sum(df, alpha, power) * float(np.sqrt(vx + vy))
+
+
+def seeds_needed(difference: float, sd_x: float, sd_y: float, alpha: float = 0.05, power: float = 0.8,
+                 most: int = 10_000) -> int | None:
+    """Runs per arm for a two-sided t-test at level ``alpha`` to detect ``difference`` with probability
+    ``power`` when the arms' SDs are ``sd_x`` and ``sd_y``: the smallest n with
+    (t_{1-alpha/2, df} + t_{power, df}) * sqrt((sd_x^2 + sd_y^2) / n) <= |difference|, df Welch's for n
+    runs per arm (2n - 2 when the SDs are equal). Effect sizes (difference / SD) of 0.5, 1, 1.5 and 2
+    give 64, 17, 9 and 6. None above ``most``."""
+    variance = sd_x**2 + sd_y**2
+    if variance == 0:
+        return 2
+    if difference == 0:
+        return None
+    for n in range(2, most + 1):
+        df = variance**2 * (n - 1) / (sd_x**4 + sd_y**4)
+        if _t_sum(df, alpha, power) * np.sqrt(variance / n) <= abs(difference):
+            return n
+    return None

@@ -52,6 +52,28 @@ def improvement_table(finals: dict[str, list[np.ndarray]], reps: int, seed: int)
     return pd.DataFrame(rows)
 
 
+def seeds_table(finals: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per pair of arms: the difference of mean final scores, the smallest difference these seeds
+    detect (Welch t-test, 5% level, 80% power), and the seeds per arm a decisive answer about the
+    observed difference would need (Colas, Sigaud and Oudeyer 2018)."""
+    rows = []
+    arms = arm_order(list(finals))
+    for i, x in enumerate(arms):
+        for y in arms[i + 1:]:
+            a, b = finals[x], finals[y]
+            diff = float(np.mean(a) - np.mean(b))
+            detectable = stats.detectable_difference(a, b)
+            if np.isnan(detectable):
+                needed = "needs 2 runs per arm to estimate"
+            else:
+                n = stats.seeds_needed(diff, float(np.std(a, ddof=1)), float(np.std(b, ddof=1)))
+                needed = "no difference to detect" if diff == 0 else (f"{n:,}" if n else "more than 10,000")
+            rows.append({"X vs Y": f"{x} vs {y}", "runs": f"{a.size} vs {b.size}", "difference of means": f"{diff:.1f}",
+                         "smallest difference these seeds detect": "-" if np.isnan(detectable) else f"{detectable:.1f}",
+                         "seeds per arm to detect the observed difference": needed})
+    return pd.DataFrame(rows)
+
+
 def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.DataFrame:
     """Per arm: env steps at which each seed's evaluation first reaches the threshold."""
     rows = []

@@ -26,6 +26,7 @@ from harness.report.tables import (
     hyperparameter_table,
     improvement_table,
     sample_efficiency_table,
+    seeds_table,
 )
 from harness.run import rundir
 
@@ -131,9 +132,17 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
             "",
             improvement_table(per_task, reps, seed).to_markdown(index=False),
             "",
+            "### How many seeds",
+            "",
+            "The smallest difference of mean final scores these seeds detect (two-sided Welch t-test, 5% level, "
+            "80% power), and the seeds per arm a decisive answer about the observed difference would need "
+            "(Colas, Sigaud and Oudeyer 2018, \"How many random seeds?\"); SDs are estimated from these runs.",
+            "",
+            seeds_table(finals).to_markdown(index=False),
+            "",
         ]
     profile = plots.performance_profile(
-        finals,
+        {arm: [x] for arm, x in finals.items()},
         f"{env}: performance profile of final scores",
         "final score (tau)",
         study.root / f"profile_{env}.png",
@@ -187,17 +196,17 @@ def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:
             )
         rows.append(row)
     md += [
-        "Scores normalized per env: 0 is the random policy, 1 the threshold; CIs by the stratified "
-        "bootstrap (runs resampled within each env).",
+        "Scores normalized per env: 0 is the random policy, 1 the threshold. As rliable defines them, the IQM "
+        "and the optimality gap pool every run of every env, the mean and the median are over the per-env "
+        "means; CIs and the profile's band by the stratified bootstrap (runs resampled within each env).",
         "",
         pd.DataFrame(rows).to_markdown(index=False),
         "",
     ]
     if len(arms) > 1:
         md += [improvement_table({a: per_arm[a] for a in arms}, reps, seed).to_markdown(index=False), ""]
-    pooled = {a: np.concatenate(per_arm[a]) for a in arms}
     profile = plots.performance_profile(
-        pooled,
+        {a: per_arm[a] for a in arms},
         "All envs: performance profile (normalized)",
         "normalized final score (tau)",
         study.root / "profile_all.png",
