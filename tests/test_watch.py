@@ -67,7 +67,7 @@ def test_a_run_without_a_final_model_acts_with_its_newest_checkpoint(tmp_path, c
     class Stop(Exception):
         pass
 
-    def stop_at_400(step: int, value: float) -> None:
+    def stop_at_400(step: int, value: float, updates: int) -> None:
         if step >= 400:
             raise Stop
 

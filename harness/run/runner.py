@@ -95,8 +95,8 @@ def supersede(spec: RunSpec, results_root: Path) -> Path:
     return target
 
 
-#: Called after every evaluation with (env step, mean return); may raise to stop the run.
-EvalHook = Callable[[int, float], None]
+#: Called after every evaluation with (env step, mean return, gradient updates so far); may raise to stop the run.
+EvalHook = Callable[[int, float, int], None]
 #: Called after every checkpoint is written with (run directory, env step): e.g. to copy it off the machine.
 CheckpointHook = Callable[[Path, int], None]
 
@@ -318,7 +318,7 @@ def _train(
         )
         check(step)
         if on_eval is not None:
-            on_eval(step, clock.last_return)
+            on_eval(step, clock.last_return, agent.num_updates)
 
     def check(step: int) -> None:
         cause = agent.diagnose()
