@@ -186,8 +186,11 @@ def test_diverged_runs_are_results_and_change_the_verdict(tmp_path):
 
 
 def test_seeds_table_by_hand():
-    finals = {"td3": np.array([-150.0, -160.0, -170.0]), "sb3-td3": np.array([-150.0, -200.0, -250.0]),
-              "random": np.array([-1200.0])}
+    finals = {
+        "td3": np.array([-150.0, -160.0, -170.0]),
+        "sb3-td3": np.array([-150.0, -200.0, -250.0]),
+        "random": np.array([-1200.0]),
+    }
     table = tables.seeds_table(finals).set_index("X vs Y")
     row = table.loc["td3 vs sb3-td3"]
     # SDs 10 and 50; Welch df = (100/3 + 2500/3)^2 / ((100/3)^2/2 + (2500/3)^2/2) = 2.1597, where
@@ -195,4 +198,7 @@ def test_seeds_table_by_hand():
     assert row["difference of means"] == "40.0" and row["runs"] == "3 vs 3"
     assert row["smallest difference these seeds detect"] == "148.8"
     assert row["seeds per arm to detect the observed difference"] == "15"
-    assert table.loc["td3 vs random", "seeds per arm to detect the observed difference"] == "needs 2 runs per arm to estimate"
+    assert (
+        table.loc["td3 vs random", "seeds per arm to detect the observed difference"]
+        == "needs 2 runs per arm to estimate"
+    )

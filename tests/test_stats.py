@@ -84,10 +84,18 @@ def test_makespan_longest_first():
 #: aggregate_mean, aggregate_median, aggregate_optimality_gap](x), reps=50000) and, for the pair,
 #: get_interval_estimates({"td3,sb3-td3": (td3, sb3_td3)}, probability_of_improvement, reps=50000).
 RLIABLE = {
-    "td3": {"IQM": (0.986607, 0.9327, 1.0077), "mean": (0.974405, 0.9343, 1.0062),
-            "median": (0.974405, 0.9343, 1.0062), "optimality gap": (0.029762, 0.0048, 0.0657)},
-    "sb3-td3": {"IQM": (0.758036, 0.7149, 0.8006), "mean": (0.755357, 0.7187, 0.7921),
-                "median": (0.755357, 0.7187, 0.7921), "optimality gap": (0.244643, 0.2079, 0.2813)},
+    "td3": {
+        "IQM": (0.986607, 0.9327, 1.0077),
+        "mean": (0.974405, 0.9343, 1.0062),
+        "median": (0.974405, 0.9343, 1.0062),
+        "optimality gap": (0.029762, 0.0048, 0.0657),
+    },
+    "sb3-td3": {
+        "IQM": (0.758036, 0.7149, 0.8006),
+        "mean": (0.755357, 0.7187, 0.7921),
+        "median": (0.755357, 0.7187, 0.7921),
+        "optimality gap": (0.244643, 0.2079, 0.2813),
+    },
 }
 RLIABLE_POI = (0.861111, 0.5833, 1.0)  # P(td3 > sb3-td3)
 
@@ -109,7 +117,9 @@ def test_aggregates_and_intervals_match_rliable_on_the_fixture_study():
             assert ci == pytest.approx((low, high), abs=0.015), (arm, name)  # the bootstrap noise of both
     poi = stats.probability_of_improvement(scores["td3"], scores["sb3-td3"])
     assert poi == pytest.approx(RLIABLE_POI[0], abs=1e-6)
-    ci = stats.stratified_bootstrap_ci([scores["td3"], scores["sb3-td3"]], stats.probability_of_improvement, 5_000, seed=0)
+    ci = stats.stratified_bootstrap_ci(
+        [scores["td3"], scores["sb3-td3"]], stats.probability_of_improvement, 5_000, seed=0
+    )
     assert ci == pytest.approx(RLIABLE_POI[1:], abs=0.03)
 
 

@@ -146,7 +146,8 @@ def performance_profile(
         above = (x[:, None] > taus[None, :]).astype(float)  # (runs, taus)
         starts = np.cumsum([0] + [t.size for t in tasks[:-1]])
         resampled = np.concatenate(
-            [start + rng.integers(0, t.size, size=(reps, t.size)) for start, t in zip(starts, tasks, strict=True)], axis=1
+            [start + rng.integers(0, t.size, size=(reps, t.size)) for start, t in zip(starts, tasks, strict=True)],
+            axis=1,
         )
         boot = above[resampled].mean(axis=1)
         low, high = np.percentile(boot, [2.5, 97.5], axis=0)

@@ -140,8 +140,9 @@ def detectable_difference(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, pow
     return _t_sum(df, alpha, power) * float(np.sqrt(vx + vy))
 
 
-def seeds_needed(difference: float, sd_x: float, sd_y: float, alpha: float = 0.05, power: float = 0.8,
-                 most: int = 10_000) -> int | None:
+def seeds_needed(
+    difference: float, sd_x: float, sd_y: float, alpha: float = 0.05, power: float = 0.8, most: int = 10_000
+) -> int | None:
     """Runs per arm for a two-sided t-test at level ``alpha`` to detect ``difference`` with probability
     ``power`` when the arms' SDs are ``sd_x`` and ``sd_y``: the smallest n with
     (t_{1-alpha/2, df} + t_{power, df}) * sqrt((sd_x^2 + sd_y^2) / n) <= |difference|, df Welch's for n

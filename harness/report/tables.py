@@ -59,7 +59,7 @@ def seeds_table(finals: dict[str, np.ndarray]) -> pd.DataFrame:
     rows = []
     arms = arm_order(list(finals))
     for i, x in enumerate(arms):
-        for y in arms[i + 1:]:
+        for y in arms[i + 1 :]:
             a, b = finals[x], finals[y]
             diff = float(np.mean(a) - np.mean(b))
             detectable = stats.detectable_difference(a, b)
@@ -68,9 +68,15 @@ def seeds_table(finals: dict[str, np.ndarray]) -> pd.DataFrame:
             else:
                 n = stats.seeds_needed(diff, float(np.std(a, ddof=1)), float(np.std(b, ddof=1)))
                 needed = "no difference to detect" if diff == 0 else (f"{n:,}" if n else "more than 10,000")
-            rows.append({"X vs Y": f"{x} vs {y}", "runs": f"{a.size} vs {b.size}", "difference of means": f"{diff:.1f}",
-                         "smallest difference these seeds detect": "-" if np.isnan(detectable) else f"{detectable:.1f}",
-                         "seeds per arm to detect the observed difference": needed})
+            rows.append(
+                {
+                    "X vs Y": f"{x} vs {y}",
+                    "runs": f"{a.size} vs {b.size}",
+                    "difference of means": f"{diff:.1f}",
+                    "smallest difference these seeds detect": "-" if np.isnan(detectable) else f"{detectable:.1f}",
+                    "seeds per arm to detect the observed difference": needed,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -136,7 +136,7 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
             "",
             "The smallest difference of mean final scores these seeds detect (two-sided Welch t-test, 5% level, "
             "80% power), and the seeds per arm a decisive answer about the observed difference would need "
-            "(Colas, Sigaud and Oudeyer 2018, \"How many random seeds?\"); SDs are estimated from these runs.",
+            '(Colas, Sigaud and Oudeyer 2018, "How many random seeds?"); SDs are estimated from these runs.',
             "",
             seeds_table(finals).to_markdown(index=False),
             "",
