@@ -5,7 +5,8 @@
 #   make report STUDY=name
 #   make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=quick|STEPS=N] [SEEDS_PER_TRIAL=1] [STORAGE=url]
 #             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
-#             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N]
+#             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N] [PROMOTE=1 [FORCE=1]] [TUNED=dir]
+#   make promote STUDY=<tuning study> [FORCE=1] [TUNED=dir]   its best values become what HP=tuned reads
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
 #   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
@@ -33,16 +34,17 @@ RAY_OPTS = $(call opt,BACKEND,--backend) $(call opt,RAY_ADDRESS,--ray-address) $
 COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,--seeds) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
 	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,MATMUL,--matmul-backend) \
-	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) \
+	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) $(call opt,TUNED,--tuned-dir) \
 	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(RAY_OPTS) \
 	$(call opt,CHECKPOINT_URI,--checkpoint-uri) $(ARGS)
 
 TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--trials) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,SEEDS_PER_TRIAL,--seeds-per-trial) \
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
-	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) $(RAY_OPTS) $(ARGS)
+	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) $(RAY_OPTS) \
+	$(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS)
 
-.PHONY: venv lock compare report tune enjoy record bench lint test test-learning test-systems test-ray clean-venv
+.PHONY: venv lock compare report tune promote enjoy record bench lint test test-learning test-systems test-ray clean-venv
 
 venv: $(STAMP)
 
@@ -62,26 +64,30 @@ lock: $(STAMP)
 
 compare: $(STAMP)
 	@test -n "$(ENV)" || { echo "usage: make compare ENV=<gymnasium id>[,<id>...] [ALGOS=...] [SEEDS=N] [BUDGET=smoke|quick|full] ..." >&2; exit 2; }
-	$(BIN)/python -m harness compare $(COMPARE_ARGS)
+	$(BIN)/python -m harness compare $(strip $(COMPARE_ARGS))
 
 report: $(STAMP)
 	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<name>" >&2; exit 2; }
-	$(BIN)/python -m harness report --study $(STUDY) $(ARGS)
+	$(BIN)/python -m harness report $(strip --study $(STUDY) $(ARGS))
 
 tune: $(STAMP)
 	@test -n "$(ENV)" -a -n "$(ALGO)" || { echo "usage: make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=...|STEPS=N] ..." >&2; exit 2; }
-	$(BIN)/python -m harness tune $(TUNE_ARGS)
+	$(BIN)/python -m harness tune $(strip $(TUNE_ARGS))
+
+promote: $(STAMP)
+	@test -n "$(STUDY)" || { echo "usage: make promote STUDY=<tuning study> [FORCE=1] [TUNED=dir]" >&2; exit 2; }
+	$(BIN)/python -m harness promote $(strip $(STUDY) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS))
 
 enjoy: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make enjoy RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=5]" >&2; exit 2; }
-	$(BIN)/python -m harness enjoy --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS)
+	$(BIN)/python -m harness enjoy $(strip --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS))
 
 record: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make record RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=1]" >&2; exit 2; }
-	$(BIN)/python -m harness record --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS)
+	$(BIN)/python -m harness record $(strip --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS))
 
 bench: $(STAMP)
-	$(BIN)/python -m harness bench $(call opt,MATMUL,--matmul-backend) $(ARGS)
+	$(BIN)/python -m harness $(strip bench $(call opt,MATMUL,--matmul-backend) $(ARGS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -89,16 +95,16 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not ray and not systems" $(ARGS)
+	$(BIN)/python -m pytest $(strip -m "not slow and not ray and not systems" $(ARGS))
 
 test-learning: $(STAMP)
-	$(BIN)/python -m pytest -m slow $(ARGS)
+	$(BIN)/python -m pytest $(strip -m slow $(ARGS))
 
 test-systems: $(STAMP)
-	$(BIN)/python -m pytest -m systems $(ARGS)
+	$(BIN)/python -m pytest $(strip -m systems $(ARGS))
 
 test-ray: $(STAMP)
-	$(BIN)/python -m pytest -m ray $(ARGS)
+	$(BIN)/python -m pytest $(strip -m ray $(ARGS))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -374,6 +374,7 @@ def test_tune_workers_as_ray_tasks_share_a_postgresql_study(cluster, tmp_path):
                 space,
                 *"--pruner none --study t --results".split(),
                 tmp_path / "results",
+                "--promote",
                 "--tuned-dir",
                 tmp_path / "tuned",
             ),

@@ -147,6 +147,7 @@ def test_tune_runs_on_the_new_systems(run_cli, tmp_path, env_id):
         space,
         "--results",
         tmp_path / "results",
+        "--promote",
         "--tuned-dir",
         tmp_path / "tuned",
         *"--study sys --pruner none --hp net_arch=[16,16] --hp batch_size=32".split(),

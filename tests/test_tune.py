@@ -98,7 +98,8 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
         ]
         assert len(finals) == 2 and t.value == pytest.approx(sum(finals) / 2)
 
-    code, _out, err = run_tune(run_cli, tmp_path, "--trials", "5")  # same study: continues it
+    assert not (tmp_path / "tuned").exists()  # not promoted: the tuned directory is left alone
+    code, out, err = run_tune(run_cli, tmp_path, "--trials", "5", "--promote")  # same study: continues it
     assert code == 0, err
     study = optuna.load_study(
         study_name="tiny",
@@ -106,12 +107,20 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
     )
     assert len(study.trials) == 5 and [(t.number, t.params, t.value) for t in study.trials[:3]] == first
 
+    own = tmp_path / "results" / "tuning" / "tiny" / "tuned" / "td3" / "Pendulum-v1.yml"
+    assert f"best values: {own}" in out and f"promoted to {tmp_path / 'tuned' / 'td3' / 'Pendulum-v1.yml'}" in out
+    assert "next: make compare ENV=Pendulum-v1 ALGOS=td3 HP=tuned TUNED=" in out
     tuned = yaml.safe_load((tmp_path / "tuned" / "td3" / "Pendulum-v1.yml").read_text())
+    assert {k: v for k, v in tuned["provenance"].items() if k != "promoted"} == yaml.safe_load(own.read_text())[
+        "provenance"
+    ]
     best = study.best_trial
     assert tuned["provenance"]["trial"] == best.number and tuned["provenance"]["value"] == pytest.approx(best.value)
     assert tuned["hyperparameters"]["net_arch"] == json.loads(best.params["net_arch"])
     assert set(tuned["hyperparameters"]) == {"learning_rate", "net_arch", "n_steps"}
     assert {"study", "storage", "seeds", "budget", "date", "versions", "trials"} <= set(tuned["provenance"])
+    assert tuned["provenance"]["budget"] == {"preset": "quick", "steps": 400}
+    assert tuned["provenance"]["trials"] == {"complete": 5, "pruned": 0, "fail": 0}
     folder = tmp_path / "results" / "tuning" / "tiny"
     for name in ("optimization_history", "param_importances", "intermediate_values"):
         assert (folder / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and (folder / f"{name}.html").exists()
@@ -158,7 +167,7 @@ def test_compare_uses_tuned_values_and_says_so(run_cli, tmp_path):
             tmp_path,
         )
         assert code == 0, err
-        assert "hyperparams/tuned/td3/TinyPoint-v0.yml (tuned, study s1)" in out
+        assert "hyperparams/tuned/td3/TinyPoint-v0.yml (tuned: study s1, value not recorded)" in out
         resolved = resolve.resolve(get_arm("td3"), "tiny_envs:TinyPoint-v0", tuned=True)
         assert resolved.config.learning_rate == 0.0005 and resolved.config.net_arch == (32,)
     finally:

@@ -35,6 +35,7 @@ def worker(url, tmp_path):
             url,
             *"--heartbeat 1 --pruner none --study shared --results".split(),
             str(tmp_path / "results"),
+            "--promote",
             "--tuned-dir",
             str(tmp_path / "tuned"),
         ],

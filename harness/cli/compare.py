@@ -15,7 +15,7 @@ from harness.execution.progress import Display, make_display
 from harness.report.write import write_report
 from harness.run import checkpoint
 from harness.run.runner import CheckpointPolicy
-from harness.study.plan import check_writable, confirm, describe_plan, make_plan
+from harness.study.plan import check_writable, confirm, describe_plan, make_plan, remove_if_empty
 from harness.study.spec import StudySpec, default_study_name
 
 #: (device, jobs, torch threads per run, executor or None for the local pool) -> exit code
@@ -50,7 +50,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             device=device,
             hp_files=tuple(args.hp_file),
             hp_overrides=overrides,
-            hp_set=args.hp_set,
+            hp_set="tuned" if args.tuned_dir else args.hp_set,
+            tuned_dir=args.tuned_dir,
         )
         return run_compare(
             study,
@@ -112,14 +113,17 @@ def run_compare(
     matmul_backend: str = "auto",
 ) -> int:
     """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
-    if not dry_run:
-        check_writable(results_root, study.name)
-    plan = make_plan(study, results_root, jobs, threads, estimate=estimate, matmul_backend=matmul_backend)
-    for line in describe_plan(plan, results_root, jobs, threads):
-        display.line(line)
-    if dry_run:
-        return 0
-    confirm(plan, jobs, assume_yes)
+    created = [] if dry_run else check_writable(results_root, study.name)
+    try:
+        plan = make_plan(study, results_root, jobs, threads, estimate=estimate, matmul_backend=matmul_backend)
+        for line in describe_plan(plan, results_root, jobs, threads):
+            display.line(line)
+        if dry_run:
+            return 0
+        confirm(plan, jobs, assume_yes)
+    except BaseException:
+        remove_if_empty(created)  # a refused study leaves no empty folder behind
+        raise
     summaries = run_plan(plan, results_root, jobs, threads, display, policy, executor) if plan.to_run else []
     failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
     if report:

@@ -13,6 +13,7 @@ from harness.errors import UsageError
 COMMANDS = {
     "compare": ("harness.cli.compare", "cmd_compare"),
     "tune": ("harness.cli.tune", "cmd_tune"),
+    "promote": ("harness.cli.promote", "cmd_promote"),
     "report": ("harness.cli.commands", "cmd_report"),
     "hyperparams": ("harness.cli.commands", "cmd_hyperparams"),
     "enjoy": ("harness.cli.commands", "cmd_enjoy"),

@@ -17,6 +17,7 @@ commands:
   compare           run a matched-budget study (envs x arms x seeds) and write its report
   report            rewrite a study's report from its run directories
   tune              an Optuna study for one arm on one env (its best values feed compare)
+  promote           make a tuning study's best values the ones compare --hp-set tuned reads
   hyperparams       an arm's hyperparameters, accepted values and resolved values
   enjoy, record     watch a saved model act (returns; mp4 and GIF)
   bench             env steps/s of our TD3 against SB3's TD3 on identical work
@@ -119,7 +120,13 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         "--hp-set",
         choices=["default", "tuned"],
         default="default",
-        help="tuned: apply the best values of `tune` (hyperparams/tuned/<arm>/<env>.yml)",
+        help="tuned: apply the promoted best values of `tune` (hyperparams/tuned/<arm>/<env>.yml; see --tuned-dir)",
+    )
+    c.add_argument(
+        "--tuned-dir",
+        type=Path,
+        help="read tuned values from this directory (<dir>/<arm>/<env>.yml) instead of hyperparams/tuned, e.g. "
+        "a tuning study's own results/tuning/<study>/tuned; implies --hp-set tuned",
     )
     c.add_argument(
         "--hp",
@@ -234,8 +241,29 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         default=10,
         help="RDB storage: seconds between worker heartbeats; a trial 3 beats silent is failed and retried",
     )
-    t.add_argument("--tuned-dir", type=Path, help="where the best values go (default: hyperparams/tuned)")
+    t.add_argument(
+        "--promote",
+        action="store_true",
+        help="also promote the best values to --tuned-dir, where compare --hp-set tuned reads them (default: "
+        "they stay in results/tuning/<study>/tuned/; see the promote command)",
+    )
+    t.add_argument("--force", action="store_true", help="with --promote: replace values even if better ones are lost")
+    t.add_argument("--tuned-dir", type=Path, help="where --promote puts the values (default: hyperparams/tuned)")
     add_backend_options(t, "--jobs workers")
+
+    pr = sub.add_parser(
+        "promote",
+        allow_abbrev=False,
+        help="make a tuning study's best values (results/tuning/<study>/tuned/) what compare --hp-set tuned reads",
+    )
+    pr.add_argument("study", type=study_name, help="the tuning study's name (its folder under <results>/tuning/)")
+    pr.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
+    pr.add_argument("--tuned-dir", type=Path, help="the tuned directory to promote into (default: hyperparams/tuned)")
+    pr.add_argument(
+        "--force",
+        action="store_true",
+        help="replace values found with a larger budget or with a better objective (refused otherwise, exit 2)",
+    )
 
     e = sub.add_parser(
         "enjoy", allow_abbrev=False, help="run a saved model for N deterministic episodes and print returns"

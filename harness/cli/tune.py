@@ -6,7 +6,9 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
+from harness.cli.promote import after_tune
 from harness.config import env_name
+from harness.config import tuned as tuned_file
 from harness.execution.local import threads_per_run
 
 if TYPE_CHECKING:
@@ -17,11 +19,13 @@ if TYPE_CHECKING:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from harness.agents import get_arm
+    from harness.config import search
     from harness.config.resolve import parse_override
     from harness.run.envs import resolve_env_id
     from harness.tuning import tune
 
-    env_id, arm = resolve_env_id(args.env), get_arm(args.algo).name
+    env_id, arm_info = resolve_env_id(args.env), get_arm(args.algo)
+    arm = arm_info.name
     spec = tune.TuneSpec(
         study=args.study or f"{arm}-{env_name(env_id)}",
         arm=arm,
@@ -39,9 +43,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
         hp_files=tuple(args.hp_file),
         hp_overrides=tuple(parse_override(o) for o in args.hp),
         space=args.space,
-        tuned_dir=args.tuned_dir or tune.TUNED_DIR,
         heartbeat=args.heartbeat,
     )
+    # Bad input is refused before the study's folder and storage exist: nothing is left behind.
+    search.load_space(arm_info, spec.space)
+    spec.base_run()
     choice = tune.choose_backend(spec, args.results, args.matmul_backend, threads_per_run(args.jobs))
     spec = dataclasses.replace(spec, matmul_backend=choice.backend)
     print(choice.describe(), flush=True)
@@ -49,7 +55,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(
         f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
         f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
-        f"pruner {spec.pruner} (no pruning before step {base.config.learning_starts:,})",
+        f"pruner {spec.pruner} (never before a run's first gradient update, step {base.config.learning_starts:,} "
+        "at the earliest)",
         flush=True,
     )
     if args.backend == "ray":
@@ -59,7 +66,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     folder = tune.study_dir(spec, args.results)
     best = study.best_trial if any(t.value is not None for t in study.trials) else None
     print(f"best: trial {best.number}, value {best.value:.2f}" if best else "no trial completed")
-    print(f"summary: {folder / 'summary.md'}")
+    print(f"summary: {folder / 'summary.md'}", flush=True)
+    values = tuned_file.path_for(tuned_file.study_tuned_dir(args.results, spec.study), arm, env_id)
+    after_tune(args, spec.study, arm, env_id, values if best and values.exists() else None)
     return 0
 
 

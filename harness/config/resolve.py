@@ -7,7 +7,8 @@ Layers, later ones winning:
 3. ``hyperparams/<arm>.yml``: its ``all`` section (every env), then the env's own entry
    (project overrides, plain YAML data); a variant reads its arm's file, then takes its ``set``
    from ``hyperparams/variants.yml``,
-4. with ``tuned=True``, the best values of a tuning study, ``hyperparams/tuned/<arm>/<env>.yml``,
+4. with ``tuned=True``, the best values of a tuning study, ``<tuned_dir>/<arm>/<env>.yml``
+   (``hyperparams/tuned/`` unless told another; ``harness.config.tuned``),
 5. user files (``--hp-file``), each ``{arm or "all": {env id or "all": {key: value}}}`` (a
    variant takes its arm's sections, then its own),
 6. ``--hp key=value`` on the command line (every arm).
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.config import HYPERPARAMS_DIR, env_name, yamlio, zoo
+from harness.config import tuned as tuned_file
 from harness.config.schema import build_config
 from harness.errors import ConfigError
 
@@ -95,8 +97,10 @@ def resolve(
     overrides: Mapping[str, Any] | None = None,
     hp_dir: Path = HYPERPARAMS_DIR,
     tuned: bool = False,
+    tuned_dir: Path | None = None,
 ) -> Resolved:
-    """The arm's typed config for ``env_id`` and its full budget ``n_timesteps``."""
+    """The arm's typed config for ``env_id`` and its full budget ``n_timesteps``; with ``tuned``, the
+    values in ``tuned_dir`` (default ``<hp_dir>/tuned``) apply at layer 4."""
     name = env_name(env_id)
     sources = [f"{arm.description} defaults ({_library_version(arm)})"]
     config, n_timesteps = arm.config_cls(), None
@@ -133,18 +137,16 @@ def resolve(
         sources.append(where)
 
     if tuned:
-        path = hp_dir / "tuned" / arm.name / f"{name}.yml"
+        path = tuned_file.path_for(tuned_dir or hp_dir / "tuned", arm.name, env_id)
         if not path.exists():
             raise ConfigError(
                 f"no tuned hyperparameters for {arm.name} on {name} (expected {_rel(path)}); "
-                f"run `make tune ENV={name} ALGO={arm.name}` first"
+                f"run `make tune ENV={name} ALGO={arm.name} PROMOTE=1` first, or point at another "
+                "tuned directory with --tuned-dir (make ... TUNED=dir)"
             )
-        data = yamlio.load_file(path) or {}
-        study = (data.get("provenance") or {}).get("study", "?")
-        config, n_timesteps = _apply(
-            arm, config, _section(data, "hyperparameters", str(path)), f"{_rel(path)} [hyperparameters]", n_timesteps
-        )
-        sources.append(f"{_rel(path)} (tuned, study {study})")
+        found = tuned_file.load(path, HYPERPARAMS_DIR.parent / "results")
+        config, n_timesteps = _apply(arm, config, found.hyperparameters, f"{_rel(path)} [hyperparameters]", n_timesteps)
+        sources.append(f"{_rel(path)} (tuned: {found.describe()})")
 
     for file in hp_files:
         data = yamlio.load_file(file)

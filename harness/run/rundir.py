@@ -29,8 +29,18 @@ STATUS_STOPPED = "stopped"  # ended early on purpose (a pruned tuning trial)
 LOCK_NAME = ".lock"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``path`` through a temporary file and a rename, so readers never see half a file."""
+    """Write ``path`` through a temporary file and a rename, so readers never see half a file.
+
+    The file gets the permissions an ordinary write would (0644 under the usual umask 022), not
+    the temporary file's private 0600: reports and results are for others to read.
+    """
     path = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -38,6 +48,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         with os.fdopen(fd, mode) as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -156,9 +156,11 @@ def confirm(plan: Plan, jobs: int, assume_yes: bool) -> None:
     )
 
 
-def check_writable(results_root: Path, study: str) -> None:
-    """UsageError unless files can be created under ``<results_root>/<study>``."""
+def check_writable(results_root: Path, study: str) -> list[Path]:
+    """UsageError unless files can be created under ``<results_root>/<study>``; returns the folders
+    this call created (innermost first), for ``remove_if_empty`` should the study be refused."""
     folder = Path(results_root) / study
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
@@ -168,3 +170,13 @@ def check_writable(results_root: Path, study: str) -> None:
         raise UsageError(
             f"results directory {folder} is not writable ({exc.strerror or exc}); choose another with --results"
         ) from None
+    return created
+
+
+def remove_if_empty(folders: Iterable[Path]) -> None:
+    """Remove each folder (innermost first) that is still empty: a refused study leaves nothing behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or already gone): keep it and everything above it

@@ -30,7 +30,8 @@ class StudySpec:
     device: str = "cpu"
     hp_files: tuple[Path, ...] = ()
     hp_overrides: Mapping[str, Any] = field(default_factory=dict)
-    hp_set: str = "default"  # "tuned": apply hyperparams/tuned/<arm>/<env>.yml
+    hp_set: str = "default"  # "tuned": apply <tuned_dir>/<arm>/<env>.yml
+    tuned_dir: Path | None = None  # None: hyperparams/tuned
 
     def expand(self, hp_dir: Path = HYPERPARAMS_DIR) -> list[RunSpec]:
         """All runs, env-major then arm then seed; every arm on an env gets the same Budget.
@@ -45,7 +46,13 @@ class StudySpec:
         for env_id in self.envs:
             resolved = {
                 a: resolve.resolve(
-                    get_arm(a), env_id, self.hp_files, self.hp_overrides, hp_dir, tuned=self.hp_set == "tuned"
+                    get_arm(a),
+                    env_id,
+                    self.hp_files,
+                    self.hp_overrides,
+                    hp_dir,
+                    tuned=self.hp_set == "tuned",
+                    tuned_dir=self.tuned_dir,
                 )
                 for a in self.arms
             }

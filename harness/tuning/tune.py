@@ -2,8 +2,11 @@
 
 A trial samples the arm's search space, applies it over the arm's resolved hyperparameters
 for the env, and runs ``seeds_per_trial`` runs (``results/tuning/<study>/trial_<n>/...``);
-intermediate evaluations of its first seed feed the pruner, after learning has started. The
-objective is the mean final evaluation return over the trial's seeds. Storage is a journal
+intermediate evaluations of its first seed feed the pruner once the run has made a gradient
+update (a policy that has not learned yet is never judged). The objective is the mean final
+evaluation return over the trial's seeds. The best values go to the study's own folder,
+``results/tuning/<study>/tuned/<arm>/<env>.yml``; only a promotion (harness.tuning.promote)
+copies them to where ``compare --hp-set tuned`` reads. Storage is a journal
 file under ``results/tuning/<study>/`` by default, or any RDB URL (PostgreSQL with heartbeats
 and retry of trials whose worker died) shared by workers on several machines. Workers are
 local processes (``run_workers``) or any other ``Launcher``, e.g. Ray tasks (harness.tuning.ray).
@@ -27,7 +30,8 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from harness.agents import get_arm
-from harness.config import HYPERPARAMS_DIR, env_name, search, yamlio
+from harness.config import search
+from harness.config import tuned as tuned_file
 from harness.config.schema import as_plain, build_config
 from harness.errors import UsageError
 from harness.run import matmul, rundir, runner
@@ -36,7 +40,6 @@ from harness.run.spec import RunSpec
 from harness.study.plan import study_shapes
 from harness.study.spec import StudySpec
 
-TUNED_DIR = HYPERPARAMS_DIR / "tuned"
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "halving", "none")
 
@@ -60,7 +63,6 @@ class TuneSpec:
     hp_overrides: tuple[tuple[str, Any], ...] = ()
     device: str = "cpu"
     space: Path | None = None  # default: hyperparams/search/<arm>.yml
-    tuned_dir: Path = TUNED_DIR
     heartbeat: int = 10  # seconds between a worker's heartbeats (RDB storage); stale after 3 missed
     matmul_backend: str = "default"  # every trial's runs (harness.run.matmul; chosen once per study)
 
@@ -118,7 +120,8 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def make_pruner(name: str, warmup_steps: int) -> optuna.pruners.BasePruner:
-    """``warmup_steps`` is the budget's learning_starts: nothing is pruned before learning starts."""
+    """``warmup_steps`` is the budget's learning_starts: nothing is pruned before learning starts.
+    (The objective also reports nothing before a run's first gradient update.)"""
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup_steps)
     if name == "halving":
@@ -154,8 +157,8 @@ def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
         for k, seed in enumerate(seeds):
             run = dataclasses.replace(base, study=trial_study(spec, trial.number), seed=seed, config=config)
 
-            def report(step: int, value: float, first: bool = k == 0) -> None:
-                if first:
+            def report(step: int, value: float, updates: int, first: bool = k == 0) -> None:
+                if first and updates > 0:  # before its first update a run's policy says nothing of its settings
                     trial.report(value, step)
                     if trial.should_prune():
                         raise optuna.TrialPruned(f"pruned at step {step} with return {value:.1f}")
@@ -246,7 +249,8 @@ def run_workers(spec: TuneSpec, results_root: Path, jobs: int, threads: int) -> 
 
 
 def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Path | None:
-    """Best parameters with provenance to hyperparams/tuned/<arm>/<env>.yml; plots and summary.md."""
+    """Plots and summary.md; the best values with their provenance to the study's own tuned directory,
+    ``results/tuning/<study>/tuned/<arm>/<env>.yml`` (returned; None when no trial completed)."""
     from harness.tuning.outputs import plots_and_summary
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -262,12 +266,15 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
         f"best trial {best.number}",
         base=spec.base_run().config,
     )
-    out = Path(spec.tuned_dir) / spec.arm / f"{env_name(spec.env_id)}.yml"
+    out = tuned_file.path_for(tuned_file.study_tuned_dir(results_root, spec.study), spec.arm, spec.env_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     provenance = {
         "study": spec.study,
+        "arm": spec.arm,
+        "env_id": spec.env_id,
         "storage": spec.storage or str(folder / "journal.log"),
         "trial": best.number,
+        "objective": f"mean final evaluation return over {spec.seeds_per_trial} seed(s)",
         "value": best.value,
         "seeds": best.user_attrs.get("seeds"),
         "budget": {"preset": spec.budget, "steps": spec.steps or spec.base_run().budget.total_steps},
@@ -282,9 +289,5 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
         "git": git_state(),
     }
     tuned = {k: v for k, v in as_plain(config).items() if k in best.params}
-    rundir.atomic_write(
-        out,
-        "# Written by `python -m harness tune`; used by `compare --hp-set tuned`.\n"
-        + yamlio.dump({"hyperparameters": tuned, "provenance": provenance}),
-    )
+    rundir.atomic_write(out, tuned_file.dump(tuned, provenance))
     return out
