@@ -70,6 +70,7 @@ def test_an_ablation_is_a_list_of_names(run_cli, tmp_path):
         ("td3-x: {arm: td3, set: {n_steps: 0}}\n", "'n_steps' = 0 is out of range"),
         ("td3-x: {arm: td3, sets: {}}\n", "unknown keys ['sets']; accepted: arm, description, set"),
         ("td3-x: [td3]\n", "expected {arm: <arm name>"),
+        ("sb3-td3: {arm: td3, set: {prioritized: true}}\n", "'sb3-td3' is a registered arm"),
     ],
 )
 def test_a_bad_variant_is_named_with_its_file(tmp_path, monkeypatch, text, fragment):

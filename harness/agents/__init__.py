@@ -143,16 +143,26 @@ def variant_arm(variant: Variant) -> Arm:
     )
 
 
+def _variants() -> dict[str, Variant]:
+    """hyperparams/variants.yml, refusing a variant that takes a registered arm's name."""
+    variants = load_variants()
+    for name in variants:
+        if name in ARMS:
+            raise ConfigError(f"{VARIANTS_FILE} [{name}]: '{name}' is a registered arm; give the variant another name")
+    return variants
+
+
 def known_arms() -> dict[str, Arm]:
     """The registered arms and the variants of hyperparams/variants.yml, by name."""
-    return {**ARMS, **{name: variant_arm(v) for name, v in load_variants().items() if name not in ARMS}}
+    return {**ARMS, **{name: variant_arm(v) for name, v in _variants().items()}}
 
 
 def get_arm(name: str) -> Arm:
     """The arm or variant called ``name``; UsageError listing the known ones otherwise."""
+    variants = _variants()
     if name in ARMS:
         return ARMS[name]
-    variant = load_variants().get(name)
+    variant = variants.get(name)
     if variant is not None:
         return variant_arm(variant)
     known = known_arms()
