@@ -50,15 +50,15 @@ def test_losses_name_the_larger_budget_and_the_better_objective(tmp_path):
     long_better = tuned_file.load(write_tuned(tmp_path / "b.yml", "longer", steps=100_000, value=-140.0))
     unknown = tuned_file.load(write_tuned(tmp_path / "c.yml", "old", steps=10_000, value=None))
     assert promote.losses(short_worse, old) == [
-        "values found with a larger budget (50,000 steps per run against 10,000)",
-        "values with a better objective (-150.00 against -160.50)",
+        "found with a larger budget (50,000 steps per run against 10,000)",
+        "with a better objective (-150.00 against -160.50)",
     ]
     assert promote.losses(long_better, old) == []
     assert promote.losses(old, long_better) == [
-        "values found with a larger budget (100,000 steps per run against 50,000)",
-        "values with a better objective (-140.00 against -150.00)",
+        "found with a larger budget (100,000 steps per run against 50,000)",
+        "with a better objective (-140.00 against -150.00)",
     ]
-    assert promote.losses(old, unknown) == ["values whose budget or objective value is not recorded"]
+    assert promote.losses(old, unknown) == ["whose budget or objective value is not recorded"]
     assert old.describe() == "study long, 50,000 steps x 2 seeds, 30 trials, value -150.0, 2026-11-21"
 
 
@@ -78,8 +78,11 @@ def test_promotion_refuses_to_replace_larger_budget_or_better_values_without_for
 
     code, out, err = run_cli("promote", "scratch", "--results", results, "--tuned-dir", tuned)
     assert code == 2
-    assert "not promoted" in err and "larger budget (50,000 steps per run against 1,000)" in err
-    assert "better objective (-150.00 against -900.00)" in err and "--force" in err
+    assert (
+        f"not promoted: {target} holds values found with a larger budget (50,000 steps per run against 1,000) "
+        "and with a better objective (-150.00 against -900.00): study long, 50,000 steps x 2 seeds" in err
+    )
+    assert "This study's: study scratch, 1,000 steps" in err and "--force" in err
     assert target.read_bytes() == before  # nothing lost
 
     code, out, err = run_cli("promote", "long", "--results", results, "--tuned-dir", tuned)  # again: a no-op

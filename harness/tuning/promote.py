@@ -40,15 +40,15 @@ class Promotion:
 
 
 def losses(new: tuned_file.Tuned, old: tuned_file.Tuned) -> list[str]:
-    """What replacing ``old`` by ``new`` would lose: a larger budget, a better objective, or
-    values whose budget or objective are not recorded (so nothing says they are worse)."""
+    """Why replacing ``old`` by ``new`` could lose something, each a clause that follows "values": a
+    larger budget, a better objective, or no record of either (so nothing says they are worse)."""
     found = []
     if old.steps is None or old.value is None:
-        found.append("values whose budget or objective value is not recorded")
+        found.append("whose budget or objective value is not recorded")
     if old.steps is not None and new.steps is not None and old.steps > new.steps:
-        found.append(f"values found with a larger budget ({old.steps:,} steps per run against {new.steps:,})")
+        found.append(f"found with a larger budget ({old.steps:,} steps per run against {new.steps:,})")
     if old.value is not None and new.value is not None and old.value > new.value:
-        found.append(f"values with a better objective ({old.value:.2f} against {new.value:.2f})")
+        found.append(f"with a better objective ({old.value:.2f} against {new.value:.2f})")
     return found
 
 
@@ -81,8 +81,9 @@ def promote(source: Path, tuned_dir: Path, force: bool = False) -> Promotion:
         lost = losses(new, old)
         if lost:
             raise PromotionRefused(
-                f"not promoted: {shown(target)} holds {'; '.join(lost)} ({old.describe()}); this study's are "
-                f"{new.describe()}. Promote anyway with --force (make ... FORCE=1)"
+                f"not promoted: {shown(target)} holds values {' and '.join(lost)}: {old.describe()}. This "
+                f"study's: {new.describe()}. To replace them, promote with --force (make promote STUDY=... FORCE=1, "
+                "or make tune ... PROMOTE=1 FORCE=1)"
             )
     provenance = {
         **new.provenance,
