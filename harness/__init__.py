@@ -15,7 +15,7 @@ top (``errors``, ``fmt``):
       │
     execution/   where runs execute: the local process pool, Ray, live progress
       │
-    tuning/      Optuna studies whose objective is a run
+    tuning/      Optuna studies whose objective is a run; promoting their best values
       │
     report/      run directories -> statistics, figures, report.md / report.html
       │          (reads files only: imports run.rundir and config, never torch or agents)

@@ -1,7 +1,7 @@
 """Hyperparameters and configuration: typed schemas (``schema``), YAML that reads numbers as people
 write them (``yamlio``), rl-zoo3's tuned values (``zoo``), the layered resolution of one arm's
-values on one env (``resolve``), search spaces as data (``search``) and per-env reference scores
-(``reference``). Arms are seen through ``resolve.ArmInfo``, never imported; the report reads only
+values on one env (``resolve``), search spaces as data (``search``), tuned-values files with their
+provenance (``tuned``) and per-env reference scores (``reference``). Arms are seen through ``resolve.ArmInfo``, never imported; the report reads only
 ``yamlio`` and ``reference`` from here, which import neither torch nor an agent.
 """
 
