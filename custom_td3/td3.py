@@ -33,7 +33,7 @@ import dataclasses
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -50,6 +50,14 @@ from custom_td3.serialization import safe_load
 
 class TrainingDiverged(FloatingPointError):
     """A loss became NaN or infinite; the update was not applied."""
+
+
+class ScalarLogger(Protocol):
+    """Where ``set_logger`` sends training scalars: ``record(tag, value, env_step)`` every ``every`` updates."""
+
+    every: int
+
+    def record(self, tag: str, value: float, step: int) -> None: ...
 
 
 class TD3:
@@ -97,6 +105,8 @@ class TD3:
         self._obs: np.ndarray | None = None  # None: the next step starts a new episode
         self.last_losses: dict[str, torch.Tensor] = {}
         self._total_steps = 1  # of the current learn() call: drives PER's beta and the lr schedule
+        self._beta = c.per_beta0  # PER's importance-sampling exponent of the current round
+        self.logger: ScalarLogger | None = None
 
     # ------------------------------------------------------------------ the update
     def train(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -141,7 +151,49 @@ class TD3:
             _polyak(self.actor, self.actor_target, c.tau)
             info["actor_loss"] = actor_loss.detach()
         self.last_losses.update(info)
+        if self.logger is not None and self.num_updates % self.logger.every == 0:
+            self._log(q1)
         return info
+
+    def set_logger(self, logger: ScalarLogger | None) -> None:
+        """Send training scalars to ``logger`` (TensorBoard, say) every ``logger.every`` updates; None stops."""
+        self.logger = logger
+
+    def _log(self, q1: torch.Tensor) -> None:
+        """The training scalars, under Stable-Baselines3's tag names where SB3 has the concept."""
+        assert self.logger is not None
+        c, step = self.config, self.num_timesteps
+        scalars = {
+            "train/critic_loss": self.last_losses["critic_loss"].item(),
+            "train/q_mean": q1.detach().mean().item(),
+            "train/learning_rate": self.critic_optimizer.param_groups[0]["lr"],
+            "train/n_updates": self.num_updates,
+            "train/n_steps": c.n_steps,
+        }
+        if "actor_loss" in self.last_losses:
+            scalars["train/actor_loss"] = self.last_losses["actor_loss"].item()
+        if c.noise_type == "normal":
+            scalars["rollout/noise_std"] = self.exploration_std()
+        if isinstance(self.buffer, PrioritizedReplayBuffer):
+            scalars["per/beta"] = self._beta
+            scalars["per/priority_mean"] = self.buffer.tree.total / max(1, len(self.buffer))
+            scalars["per/priority_max"] = self.buffer.max_priority**self.buffer.alpha
+        for tag, value in scalars.items():
+            self.logger.record(tag, float(value), step)
+
+    def q_value(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Q1(s, a) for a batch: observations (N, obs_dim), env-scaled actions (N, act_dim) -> (N,).
+
+        Q1 is the critic the actor ascends (the clipped double-Q minimum enters only the target)."""
+        obs = torch.as_tensor(np.asarray(observations), dtype=torch.float32, device=self.device)
+        scaled = 2.0 * (np.asarray(actions) - self.action_low) / (self.action_high - self.action_low) - 1.0
+        act = torch.as_tensor(scaled, dtype=torch.float32, device=self.device)
+        with torch.no_grad():
+            q: np.ndarray = self.critic.q1(obs.reshape(len(obs), -1), act.reshape(len(act), -1))[:, 0].cpu().numpy()
+        return q
+
+    #: What ``q_value`` estimates, in words (recorded beside the value diagnostics).
+    critic_estimate = "Q: the first of the twin critics, the one the actor ascends"
 
     # ------------------------------------------------------------------ acting
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
@@ -227,6 +279,7 @@ class TD3:
                 for group in opt.param_groups:
                     group["lr"] = c.learning_rate * (1.0 - progress)
         beta = c.per_beta0 + (1.0 - c.per_beta0) * progress  # annealed to 1 by the end of the run
+        self._beta = beta
         for _ in range(gradient_steps):
             self.train(self.buffer.sample(c.batch_size, beta))
 

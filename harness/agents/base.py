@@ -50,3 +50,12 @@ class Agent(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a ``state_dict()``; the next ``learn`` picks up where it stopped."""
+
+
+# Optional capabilities beyond the Protocol, detected with getattr (an arm without them still runs):
+#   q_value(observations (N, obs_dim), actions (N, act_dim), env units) -> (N,) np.ndarray
+#       the critic's estimate Q(s, a): the harness compares it with observed returns at every
+#       evaluation (harness.run.values); ``critic_estimate``, a string, says what it estimates.
+#   set_logger(logger) -> None
+#       training scalars go to ``logger.record(tag, value, env_step)`` once every ``logger.every``
+#       gradient updates, under the tags of harness.run.tblog.TAGS.

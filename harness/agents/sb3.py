@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import LinearSchedule
@@ -209,14 +210,69 @@ def sb3_kwargs(config: OffPolicyCore, action_space: gym.Space[Any]) -> dict[str,
 
 
 class _Bridge(BaseCallback):
-    """SB3 callback that forwards every env step to the harness's StepCallback."""
+    """SB3 callback that forwards every env step to the harness's StepCallback, and with a harness
+    logger (``every`` updates) dumps SB3's logger once every that many gradient updates."""
 
-    def __init__(self, callback: StepCallback):
+    def __init__(self, callback: StepCallback, every: int | None = None):
         super().__init__()
         self._callback = callback
+        self._every = every
+        self._logged = -1
 
     def _on_step(self) -> bool:
+        if self._every is not None:
+            mark = int(getattr(self.model, "_n_updates", 0)) // self._every
+            if mark > self._logged:
+                if self._logged >= 0:
+                    self.model.logger.dump(self.model.num_timesteps)
+                self._logged = mark
         return bool(self._callback(self.model.num_timesteps))
+
+
+def _first(q: Any) -> torch.Tensor:
+    return q[0]
+
+
+def _smallest(q: Any) -> torch.Tensor:
+    return torch.min(torch.cat(q, dim=1), dim=1, keepdim=True).values
+
+
+def _quantile_mean(q: torch.Tensor) -> torch.Tensor:
+    return q.mean(dim=(1, 2)).unsqueeze(1)
+
+
+#: Per algorithm (class name): how its critic's output becomes the one estimate its actor ascends,
+#: and what that estimate is. SAC, TQC and CrossQ learn a soft Q: the expected return of the
+#: stochastic policy plus the discounted entropy bonuses -alpha log pi of the steps after (s, a).
+CRITIC_ESTIMATES: dict[str, tuple[Callable[[Any], torch.Tensor], str]] = {
+    "TD3": (_first, "Q: the first of the twin critics, the one the actor ascends"),
+    "DDPG": (_first, "Q: the one critic"),
+    "SAC": (_smallest, "soft Q (return plus later entropy bonuses): min of the twin critics"),
+    "TQC": (_quantile_mean, "soft Q (return plus later entropy bonuses): mean of all critics' quantiles"),
+    "CrossQ": (_smallest, "soft Q (return plus later entropy bonuses): min of the critics, batch norm in eval mode"),
+}
+
+
+class _Forward(KVWriter):
+    """An output of SB3's logger: its ``train/*`` scalars, under their own names, to the harness's
+    logger, with the minibatch mean Q and the exploration noise SB3 does not log."""
+
+    def __init__(self, agent: SB3Agent, logger: Any):
+        self.agent, self.logger = agent, logger
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
+        scalars = {
+            k: v
+            for k, v in key_values.items()
+            if k.startswith("train/") and isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+        }
+        if scalars:  # a dump after learning started
+            scalars.update(self.agent.exploration_scalars())
+        for tag, value in scalars.items():
+            self.logger.record(tag, float(value), step)
+
+    def close(self) -> None:
+        pass
 
 
 class SB3Agent:
@@ -224,6 +280,51 @@ class SB3Agent:
 
     def __init__(self, model: OffPolicyAlgorithm):
         self.model = model
+        self._logger: Any = None
+        # Minibatches for the logged mean Q: drawn from their own generator, so logging leaves
+        # the global RNG SB3 samples from (and so training) untouched.
+        self._log_rng = np.random.default_rng(0)
+        self._reduce, self.critic_estimate = CRITIC_ESTIMATES.get(type(model).__name__, CRITIC_ESTIMATES["TD3"])
+
+    def q_value(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """The critic's estimate (``critic_estimate``) for a batch: observations (N, obs_dim) and
+        env-scaled actions (N, act_dim) -> (N,), in evaluation mode (batch norm's running statistics)."""
+        policy = self.model.policy
+        obs, _ = policy.obs_to_tensor(np.asarray(observations, dtype=np.float32))
+        scaled = policy.scale_action(np.asarray(actions, dtype=np.float32))
+        return self._critic(obs, torch.as_tensor(scaled, dtype=torch.float32, device=policy.device))
+
+    def _critic(self, obs: Any, actions: torch.Tensor) -> np.ndarray:
+        policy = self.model.policy
+        was_training = policy.training
+        policy.set_training_mode(False)
+        try:
+            with torch.no_grad():
+                critic: Any = policy.critic
+                q = self._reduce(critic(obs, actions))
+        finally:
+            policy.set_training_mode(was_training)
+        result: np.ndarray = q.reshape(-1).cpu().numpy()
+        return result
+
+    def set_logger(self, logger: Any) -> None:
+        """Send SB3's training scalars to ``logger`` once every ``logger.every`` gradient updates."""
+        self._logger = logger
+        self.model.set_logger(Logger(folder=None, output_formats=[_Forward(self, logger)]))
+
+    def exploration_scalars(self) -> dict[str, float]:
+        """Mean Q of a replay minibatch (``train/q_mean``) and the action-noise std, where they exist."""
+        out: dict[str, float] = {}
+        buffer = self.model.replay_buffer
+        size = buffer.buffer_size if buffer is not None and buffer.full else (buffer.pos if buffer else 0)
+        if buffer is not None and size > 0:
+            indices = self._log_rng.integers(0, size, size=min(size, int(self.model.batch_size)))
+            data = buffer._get_samples(indices)  # SB3's own sampler, without its global-RNG draw
+            out["train/q_mean"] = float(self._critic(data.observations, data.actions).mean())
+        sigma = getattr(self.model.action_noise, "_sigma", None)
+        if sigma is not None:
+            out["rollout/noise_std"] = float(np.mean(sigma))
+        return out
 
     @classmethod
     def build(
@@ -243,7 +344,15 @@ class SB3Agent:
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         remaining = total_steps - self.model.num_timesteps
         if remaining > 0:
-            self.model.learn(remaining, callback=_Bridge(callback), reset_num_timesteps=False, progress_bar=False)
+            every = getattr(self._logger, "every", None)
+            self.model.learn(
+                remaining,
+                callback=_Bridge(callback, every),
+                reset_num_timesteps=False,
+                progress_bar=False,
+                # With a harness logger _Bridge dumps every N updates; SB3 reads None as "never" here.
+                log_interval=4 if every is None else None,  # type: ignore[arg-type]
+            )
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         action, _ = self.model.predict(obs, deterministic=deterministic)
@@ -287,6 +396,8 @@ class SB3Agent:
         algo_cls, env, device = type(self.model), self.model.get_env(), self.model.device
         self.model = algo_cls.load(io.BytesIO(state["model"]), env=env, device=device)
         self.model.load_replay_buffer(io.BytesIO(state["replay_buffer"]))
+        if self._logger is not None:
+            self.set_logger(self._logger)
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])

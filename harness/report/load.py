@@ -75,6 +75,7 @@ def load_study(study_dir: Path) -> Study:
             "steps_per_s": timings.get("steps_per_s"),
             "wall_s": timings.get("wall_s"),
             "updates": meta.get("result", {}).get("updates"),
+            "critic": meta.get("result", {}).get("critic"),  # what its value estimate is; None: no critic
             "hp_sources": "; ".join(spec["hp_sources"]),
             "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
             "commit": meta.get("git", {}).get("commit"),
@@ -83,7 +84,7 @@ def load_study(study_dir: Path) -> Study:
             "dir": str(run_dir),
         }
         try:
-            short = _short_row(run_dir / "evals.csv", 5 + row["eval_episodes"])
+            short = _short_row(run_dir / "evals.csv", 5 + row["eval_episodes"], len(rundir.VALUE_COLUMNS))
             ev = pd.read_csv(run_dir / "evals.csv")
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             problems.append(f"{where}: evals.csv unreadable ({exc}); run skipped")
@@ -92,7 +93,7 @@ def load_study(study_dir: Path) -> Study:
             problems.append(f"{where}: evals.csv is truncated or corrupted (row {short} incomplete); run skipped")
             continue
         if not ev.empty:
-            ev = ev[["step", "updates", "wall_s", "return_mean"]]
+            ev = ev[["step", "updates", "wall_s", "return_mean", *(c for c in rundir.VALUE_COLUMNS if c in ev)]]
             row["final_step"] = int(ev["step"].iloc[-1])
             row["final_return"] = float(ev["return_mean"].iloc[-1])
             row["score_from"] = "last evaluation"
@@ -129,16 +130,18 @@ def _held_after_divergence(ev: pd.DataFrame, meta: dict, row: dict) -> pd.DataFr
     return pd.concat([finite, held], ignore_index=True)
 
 
-def _short_row(path: Path, fields: int) -> int | None:
-    """The 1-based number of the first data row of ``path`` without ``fields`` values, or None.
+def _short_row(path: Path, fields: int, optional: int = 0) -> int | None:
+    """The 1-based number of the first data row of ``path`` without as many values as its header, or None;
+    the header must have ``fields`` columns, or ``fields + optional`` (an arm's value diagnostics).
 
     A row cut short (a crash mid-write, a partial copy) has fewer fields; NaN returns written by
     a diverged run are whole rows and pass.
     """
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
-    if not rows or len(rows[0]) != fields:
+    if not rows or len(rows[0]) not in (fields, fields + optional):
         raise ValueError(f"header has {len(rows[0]) if rows else 0} columns, expected {fields}")
+    fields = len(rows[0])
     for number, values in enumerate(rows[1:], start=1):
         if len(values) != fields or any(v == "" for v in values):
             return number

@@ -97,13 +97,18 @@ def resolve_env_id(env_id: str) -> str:
 
 
 def make_env(
-    env_id: str, monitor_dir: Path | None = None, append: bool = False, render_mode: str | None = None
+    env_id: str,
+    monitor_dir: Path | None = None,
+    append: bool = False,
+    render_mode: str | None = None,
+    max_episode_steps: int | None = None,
 ) -> gym.Env:
     """``gym.make(env_id)`` with its registered time limit, inside SB3's Monitor.
 
     With ``monitor_dir`` the monitor writes ``<monitor_dir>/0.monitor.csv`` (rl-zoo3's layout),
     appending to an existing file when ``append`` (a resumed run). ``render_mode="rgb_array"``
-    renders off-screen (no display needed).
+    renders off-screen (no display needed). ``max_episode_steps`` replaces the registered time limit
+    (the value diagnostics' longer evaluation episodes).
     """
     module, _, name = env_id.rpartition(":")
     if module:
@@ -114,6 +119,8 @@ def make_env(
     if render_mode is not None:  # passed only when asked: some user envs take no arguments at all
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame-based renderers, headless
         kwargs["render_mode"] = render_mode
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
     env = gym.make(name, **kwargs)
     filename = str(Path(monitor_dir) / "0") if monitor_dir is not None else None
     return Monitor(env, filename=filename, override_existing=not append)

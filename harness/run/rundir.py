@@ -3,7 +3,8 @@
 ``evaluations.npz``  timesteps (n,), results (n, K) episode returns, ep_lengths (n, K)
 ``0.monitor.csv``    SB3's Monitor log of the training env (written by the env factory)
 ``config.yml``       the hyperparameters used, plain YAML
-``evals.csv``        one row per evaluation: step, updates, wall_s, eval_s, return_mean, return_0..K-1
+``evals.csv``        one row per evaluation: step, updates, wall_s, eval_s, return_mean, return_0..K-1,
+                     then for an arm with a critic ``VALUE_COLUMNS`` (harness.run.values)
 ``meta.json``        spec, status, versions, commit, host, timings
 """
 
@@ -14,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ STATUS_INTERRUPTED, STATUS_DIVERGED = "interrupted", "diverged"
 STATUS_STOPPED = "stopped"  # ended early on purpose (a pruned tuning trial)
 #: The lock file a run holds while it works (harness.run.locks); clearing a run keeps it.
 LOCK_NAME = ".lock"
+#: evals.csv's last columns for an arm with a critic: mean Q(s_t, a_t) over the evaluation states, the
+#: mean discounted return observed from them, their difference, and how many states (harness.run.values).
+VALUE_COLUMNS = ("value_estimate", "value_true", "value_bias", "value_states")
 
 
 def _umask() -> int:
@@ -87,12 +91,14 @@ class EvalLog:
     on disk are kept and any later ones (made after the checkpoint being resumed) are dropped.
     """
 
-    def __init__(self, run_dir: Path, n_episodes: int, keep_rows: int = 0):
+    def __init__(self, run_dir: Path, n_episodes: int, keep_rows: int = 0, values: bool = False):
         self.run_dir = Path(run_dir)
         self.n_episodes = n_episodes
         self.header = ["step", "updates", "wall_s", "eval_s", "return_mean"] + [
             f"return_{i}" for i in range(n_episodes)
         ]
+        if values:  # the arm has a critic: value diagnostics follow the returns
+            self.header += VALUE_COLUMNS
         self.timesteps: list[int] = []
         self.results: list[np.ndarray] = []
         self.lengths: list[np.ndarray] = []
@@ -116,10 +122,19 @@ class EvalLog:
         return float(np.mean(self.results[-1])) if self.results else None
 
     def append(
-        self, step: int, updates: int, wall_s: float, eval_s: float, returns: np.ndarray, lengths: np.ndarray
+        self,
+        step: int,
+        updates: int,
+        wall_s: float,
+        eval_s: float,
+        returns: np.ndarray,
+        lengths: np.ndarray,
+        values: Sequence[float] = (),
     ) -> None:
+        """One evaluation; ``values`` are the ``VALUE_COLUMNS`` when the log has them."""
         row = [step, updates, f"{wall_s:.3f}", f"{eval_s:.3f}", f"{float(np.mean(returns)):.6g}"]
         row += [f"{r:.6g}" for r in returns]
+        row += [f"{v:.6g}" for v in values]
         with open(self.run_dir / "evals.csv", "a", newline="") as fh:
             csv.writer(fh).writerow(row)
             fh.flush()

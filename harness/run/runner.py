@@ -25,6 +25,7 @@ from stable_baselines3.common.utils import set_random_seed
 from harness.agents import get_arm
 from harness.config.schema import as_plain
 from harness.run import checkpoint, matmul, provenance, rundir
+from harness.run.diagnostics import RunDiagnostics
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
 from harness.run.locks import Locked, RunLock, held_elsewhere
@@ -195,7 +196,7 @@ def _execute_locked(
         report({"key": spec.key, "event": "failed", "error": meta["error"]})
         return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta["error"]}
     meta["timings"].update({k: summary[k] for k in ("wall_s", "train_s", "eval_s", "steps_per_s")})
-    meta["result"] = {k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model")}
+    meta["result"] = {k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model", "critic")}
     finish(rundir.STATUS_COMPLETE)
     shutil.rmtree(run_dir / checkpoint.DIRNAME, ignore_errors=True)  # the run is final: its checkpoints are not needed
     report(
@@ -294,8 +295,11 @@ def _train(
     agent = get_arm(spec.arm).build(env, spec.config, spec.seed, spec.device)
     if saved:
         agent.load_state_dict(saved["agent"])
-    evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed)
-    log = rundir.EvalLog(run_dir, spec.budget.eval_episodes, keep_rows=runner_state["eval_rows"])
+    diagnostics = RunDiagnostics(spec, run_dir, agent, env, resumed_at=runner_state.get("step") if saved else None)
+    evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed, extend_by=diagnostics.extend_by)
+    log = rundir.EvalLog(
+        run_dir, spec.budget.eval_episodes, keep_rows=runner_state["eval_rows"], values=diagnostics.has_critic
+    )
     budget = spec.budget
     clock = _Clock(
         runner_state["train_s"] + runner_state["eval_s"], runner_state["eval_s"], agent.num_timesteps, log.last_return
@@ -303,10 +307,12 @@ def _train(
 
     def evaluate(step: int) -> None:
         t0 = time.perf_counter()
-        returns, lengths = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
+        returns, lengths, bias = diagnostics.evaluate(evaluator)
         clock.eval_s += time.perf_counter() - t0
         clock.last_return = float(returns.mean())
-        log.append(step, agent.num_updates, clock.elapsed(), clock.eval_s, returns, lengths)
+        values = bias.row() if bias is not None else ()
+        log.append(step, agent.num_updates, clock.elapsed(), clock.eval_s, returns, lengths, values)
+        diagnostics.evaluated(step, returns, lengths, bias)
         report(
             {
                 "key": spec.key,
@@ -348,6 +354,7 @@ def _train(
             evaluate(step)
         elif step % DIAGNOSE_EVERY == 0:
             check(step)
+        diagnostics.on_step(step, clock.eval_s)
         if clock.checkpoint_due(step, policy) and step < budget.total_steps and agent.at_episode_boundary:
             save_checkpoint(step)
         if clock.report_due():
@@ -375,6 +382,7 @@ def _train(
     finally:
         env.close()
         evaluator.close()
+        diagnostics.close()
     wall = clock.elapsed()
     train_s = wall - clock.eval_s
     return {
@@ -386,6 +394,7 @@ def _train(
         "steps_per_s": agent.num_timesteps / train_s,
         "final_return_mean": clock.last_return,
         "model": model.name,
+        "critic": diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
     }
 
 

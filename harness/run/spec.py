@@ -58,6 +58,8 @@ class RunSpec:
     #: The fp32 matmul backend (harness.run.matmul): one per study, recorded, not part of the identity
     #: (like the thread count, it changes the last bits of results, not what the run is).
     matmul_backend: str = "default"
+    #: Write TensorBoard event files into the run directory (harness.run.tblog); not part of the identity.
+    tensorboard: bool = True
 
     @property
     def key(self) -> str:
