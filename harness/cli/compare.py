@@ -4,6 +4,7 @@ Ray), and write its report."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     envs = unique([resolve_env_id(e) for e in parse_list(args.env, "--env")], "--env")
     arms = unique([get_arm(a).name for a in parse_list(args.algos, "--algos")], "--algos")
     overrides = dict(parse_override(o) for o in args.hp)
+    reference = getattr(args, "reference", None)
+    if reference is not None and reference not in arms:
+        raise UsageError(f"--reference {reference!r} is not among the study's arms ({', '.join(arms)})")
     display = make_display("quiet" if args.quiet else args.progress)
     if args.checkpoint_minutes <= 0:
         raise UsageError(f"--checkpoint-minutes: expected a positive number, got {args.checkpoint_minutes}")
@@ -66,6 +70,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             policy=policy,
             executor=executor,
             matmul_backend=args.matmul_backend,
+            tensorboard=not args.no_tensorboard,
+            reference=reference,
         )
 
     if args.backend == "ray":
@@ -111,11 +117,16 @@ def run_compare(
     policy: CheckpointPolicy = CheckpointPolicy(),
     executor: Executor | None = None,
     matmul_backend: str = "auto",
+    tensorboard: bool = True,
+    reference: str | None = None,
 ) -> int:
-    """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged)."""
+    """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged).
+    ``tensorboard`` False: the runs write no event files."""
     created = [] if dry_run else check_writable(results_root, study.name)
     try:
         plan = make_plan(study, results_root, jobs, threads, estimate=estimate, matmul_backend=matmul_backend)
+        if not tensorboard:
+            plan.runs = [dataclasses.replace(r, tensorboard=False) for r in plan.runs]
         for line in describe_plan(plan, results_root, jobs, threads):
             display.line(line)
         if dry_run:
@@ -127,7 +138,7 @@ def run_compare(
     summaries = run_plan(plan, results_root, jobs, threads, display, policy, executor) if plan.to_run else []
     failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
     if report:
-        path = write_report(Path(results_root) / study.name)
+        path = write_report(Path(results_root) / study.name, reference=reference)
         display.line(f"report: {path} and {path.with_suffix('.html')}")
     if failed:
         display.line(

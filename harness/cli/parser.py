@@ -148,6 +148,12 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     c.add_argument("--no-estimate", action="store_true", help="skip the calibration that estimates wall-clock")
     c.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     c.add_argument(
+        "--reference", metavar="ARM", help="the arm the report compares every other with (default: td3 if in the study)"
+    )
+    c.add_argument(
+        "--no-tensorboard", action="store_true", help="write no TensorBoard event files into the run directories"
+    )
+    c.add_argument(
         "--checkpoint-every",
         type=positive_int,
         metavar="STEPS",
@@ -174,6 +180,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (reports are deterministic given it)")
+    r.add_argument(
+        "--reference", metavar="ARM", help="the arm every other is compared with (default: td3 if in the study)"
+    )
 
     rs = sub.add_parser(
         "reference-scores",
