@@ -1,6 +1,9 @@
 """Value-estimation bias: return-to-go with truncation, a hand-built critic on known episodes, the
 evaluation's extended episodes, and each arm's q_value against its critic computed by hand."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -134,3 +137,43 @@ def test_q_value_is_the_critic_on_the_normalized_action(arm):
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
     assert isinstance(agent.critic_estimate, str) and agent.critic_estimate
     env.close()
+
+
+def test_report_figure_and_final_bias_table(tmp_path):
+    """Two arms with a critic, three seeds each, value columns written by hand: the table's final bias is
+    the mean over seeds of each run's last evaluation; the floor arm has none and stays out."""
+    import sys
+
+    from harness.report.load import load_study
+    from harness.report.values import bias_table, value_section
+
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from make_fixture import write_run
+
+    finals = {"td3": [10.0, 20.0, 30.0], "sb3-ddpg": [100.0, 140.0, 180.0]}
+    for arm, biases in finals.items():
+        for seed, bias in enumerate(biases):
+            run = write_run(arm, "Pendulum-v1", seed, [-1200.0, -800.0, -400.0, -200.0], root=tmp_path / "s")
+            lines = (run / "evals.csv").read_text().splitlines()
+            lines[0] += ",value_estimate,value_true,value_bias,value_states"
+            for i in range(1, len(lines)):  # bias grows to its final value; observed value -100 throughout
+                b = bias * i / (len(lines) - 1)
+                lines[i] += f",{b - 100.0:g},-100,{b:g},400"
+            (run / "evals.csv").write_text("\n".join(lines) + "\n")
+            meta = json.loads((run / "meta.json").read_text())
+            meta["result"]["critic"] = f"Q of {arm}"
+            (run / "meta.json").write_text(json.dumps(meta))
+    write_run(
+        "sb3-td3", "Pendulum-v1", 0, [-1200.0, -1200.0, -1200.0, -1200.0], root=tmp_path / "s"
+    )  # no critic columns
+    study = load_study(tmp_path / "s")
+    assert not study.problems
+    table = bias_table(study, "Pendulum-v1", reps=200).set_index("arm")
+    assert table.index.tolist() == ["td3", "sb3-ddpg"]
+    assert table.loc["td3", "bias"] == pytest.approx(20.0) and table.loc["sb3-ddpg", "bias"] == pytest.approx(140.0)
+    assert table.loc["sb3-ddpg", "estimate"] == pytest.approx(40.0) and table.loc["td3", "observed"] == -100.0
+    assert table.loc["td3", "critic estimates"] == "Q of td3" and table.loc["td3", "runs"] == 3
+    assert table.loc["td3", "step"] == 3000 and table.loc["td3", "relative bias"] == "+20%"
+    lines = value_section(study, reps=200)
+    assert "![value estimates on Pendulum-v1](values_Pendulum-v1.png)" in lines
+    assert (tmp_path / "s" / "values_Pendulum-v1.png").stat().st_size > 10_000

@@ -28,6 +28,7 @@ from harness.report.tables import (
     sample_efficiency_table,
     seeds_table,
 )
+from harness.report.values import value_section
 from harness.run import rundir
 
 
@@ -48,6 +49,7 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
         for env in sorted(study.runs["env"].unique()):
             md += _env_section(study, env, reps, seed)
         md += _aggregate_section(study, reps, seed)
+        md += value_section(study, reps, seed)
         md += ["## Cost per run", "", cost_table(study.runs).to_markdown(index=False), ""]
         md += _unfinished(study) + _provenance(study)
     if study.problems:
