@@ -1,4 +1,5 @@
 # One entry point per question. Every target builds .venv from pyproject.toml on first use.
+#   make help                       this list (also what a bare `make` prints)
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
 #                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
 #                [BACKEND=local|ray] [RAY_ADDRESS=host:port] [CHECKPOINT_URI=uri] [MAX_RETRIES=N]   (Ray: README)
@@ -44,7 +45,13 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) $(RAY_OPTS) \
 	$(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS)
 
-.PHONY: venv lock compare report tune promote enjoy record bench lint test test-learning test-systems test-ray clean-venv
+.PHONY: help venv lock compare report tune promote enjoy record bench lint test test-learning test-systems test-ray clean-venv
+
+.DEFAULT_GOAL := help
+
+# The comment block at the top of this file.
+help:
+	@awk '/^[^#]/ {exit} {sub(/^# ?/, ""); print}' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
