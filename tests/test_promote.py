@@ -183,3 +183,9 @@ def test_pruner_never_judges_a_run_before_its_first_gradient_update(tmp_path):
     assert after_update, "the run must have learned"
     assert set(pruner.judged) == after_update  # judged at every evaluation after the first update, never before
     assert set(study.trials[0].intermediate_values) == after_update
+
+
+def test_force_without_promote_is_refused_before_anything_is_written(run_cli, tmp_path):
+    code, _, err = run_cli(*"tune --env Pendulum-v1 --algo td3 --force --results".split(), tmp_path / "results")
+    assert code == 2 and "--force applies to a promotion: add --promote" in err
+    assert not (tmp_path / "results").exists()

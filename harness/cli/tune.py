@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from harness.cli.promote import after_tune
 from harness.config import env_name
 from harness.config import tuned as tuned_file
+from harness.errors import UsageError
 from harness.execution.local import threads_per_run
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.run.envs import resolve_env_id
     from harness.tuning import tune
 
+    if args.force and not args.promote:
+        raise UsageError("--force applies to a promotion: add --promote (make tune ... PROMOTE=1 FORCE=1)")
     env_id, arm_info = resolve_env_id(args.env), get_arm(args.algo)
     arm = arm_info.name
     spec = tune.TuneSpec(
