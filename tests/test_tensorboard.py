@@ -84,3 +84,23 @@ def test_no_tensorboard_writes_no_event_files_and_changes_nothing_else(tmp_path)
     cols = ["step", "updates", "return_mean", *rundir.VALUE_COLUMNS]
     a, b = (pd.read_csv(root / "tb" / "td3" / "Pendulum-v1_0" / "evals.csv")[cols] for root in (on, off))
     pd.testing.assert_frame_equal(a, b)  # logging draws no random numbers and moves nothing
+
+
+def test_bench_states_the_logging_cost_as_a_paired_ratio():
+    from harness.run import bench
+
+    rates = {
+        ("sb3-td3", 1, "default"): [50.0, 100.0, 60.0],
+        ("td3 uniform 1-step", 1, "default"): [60.0, 110.0, 90.0],
+        ("td3 PER 3-step", 1, "default"): [30.0, 55.0, 45.0],
+        ("td3 uniform 1-step, TensorBoard", 1, "default"): [59.4, 100.0, 90.0],  # 1% slower in round 1
+        ("sb3-td3, TensorBoard", 1, "default"): [50.0, 98.0, 60.0],  # ratios 1, 0.98, 1 -> median 1
+    }
+    lines = bench.summary(rates, "Pendulum-v1", "default", floor=None)
+    assert (
+        "TensorBoard logging cost (a record every 250 updates; default, 1 thread): "
+        "td3 uniform 1-step +1.0%, sb3-td3 +0.0% time per step" in lines
+    )
+    assert lines[-1] == "speedup_vs_sb3: 1.20"
+    rate = bench.measure("td3", {}, "Pendulum-v1", warmup=100, steps=300, threads=1, seed=0, tensorboard=True)
+    assert rate > 0

@@ -20,8 +20,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ from harness.agents import get_arm
 from harness.config import resolve
 from harness.run import matmul
 from harness.run.envs import make_env
+from harness.run.tblog import LOG_EVERY, TensorBoardLogger
 
 #: Torch variants: (arm, hyperparameter overrides).
 VARIANTS = {
@@ -38,6 +41,9 @@ VARIANTS = {
     "td3 uniform 1-step": ("td3", {"prioritized": False, "n_steps": 1}),
     "td3 PER 3-step": ("td3", {"prioritized": True, "n_steps": 3}),
 }
+#: The same work with TensorBoard logging on (``set_logger``, a record every ``tblog.LOG_EVERY`` updates):
+#: logged variant -> the variant it is compared with. Measured at the fewest threads.
+LOGGED = {"td3 uniform 1-step, TensorBoard": "td3 uniform 1-step", "sb3-td3, TensorBoard": "sb3-td3"}
 SBX = "sbx-td3 (JAX)"
 #: A measurement: (variant, torch threads, matmul backend; "jax" for SBX).
 Key = tuple[str, int, str]
@@ -52,8 +58,10 @@ def measure(
     threads: int,
     seed: int,
     backend: str = "default",
+    tensorboard: bool = False,
 ) -> float:
-    """Env steps per second of ``steps`` learning steps after ``warmup`` random ones."""
+    """Env steps per second of ``steps`` learning steps after ``warmup`` random ones; ``tensorboard``:
+    with the agent's training scalars logged to an event file (in a temporary directory)."""
     torch.set_num_threads(threads)
     previous = matmul.current()
     matmul.apply(backend)
@@ -61,7 +69,11 @@ def measure(
     config = resolve.resolve(arm, env_id).config
     config = dataclasses.replace(config, learning_starts=warmup, **overrides)
     env = make_env(env_id)
-    agent = arm.build(env, config, seed, "cpu")
+    agent: Any = arm.build(env, config, seed, "cpu")
+    logdir = tempfile.TemporaryDirectory() if tensorboard else None
+    logger = TensorBoardLogger(Path(logdir.name)) if logdir is not None else None
+    if logger is not None:
+        agent.set_logger(logger)
     marks: dict[str, float] = {}
 
     def on_step(step: int) -> bool:
@@ -72,6 +84,9 @@ def measure(
     agent.learn(warmup + steps, on_step)
     elapsed = time.perf_counter() - marks["start"]
     env.close()
+    if logger is not None and logdir is not None:
+        logger.close()
+        logdir.cleanup()
     matmul.apply(previous)
     return steps / elapsed
 
@@ -198,6 +213,7 @@ def run(
 ) -> dict[Key, list[float]]:
     """Steps/s per measurement and round; each round alternates every (variant, threads, backend)."""
     keys: list[Key] = [(v, t, b) for t in threads for b in backends for v in VARIANTS]
+    keys += [(v, min(threads), b) for b in backends for v in LOGGED]
     if sbx:
         keys += [(SBX, t, "jax") for t in threads]
     rates: dict[Key, list[float]] = {k: [] for k in keys}
@@ -206,6 +222,9 @@ def run(
             variant, n, backend = key
             if variant == SBX:
                 rate = measure_sbx(env_id, warmup, steps, n, seed=r)
+            elif variant in LOGGED:
+                arm, overrides = VARIANTS[LOGGED[variant]]
+                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, tensorboard=True)
             else:
                 arm, overrides = VARIANTS[variant]
                 rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend)
@@ -243,6 +262,16 @@ def summary(rates: dict[Key, list[float]], env_id: str, chosen: str, floor: tupl
         f"PER + 3-step cost vs uniform 1-step ({chosen}, {one} thread): "
         f"{100 * (1 / paired_ratio(rates, per, ours) - 1):+.1f}% time per step"
     )
+    logged = [(v, base) for v, base in LOGGED.items() if (v, one, chosen) in rates and (base, one, chosen) in rates]
+    if logged:
+        costs = [
+            f"{base} {100 * (1 / paired_ratio(rates, (v, one, chosen), (base, one, chosen)) - 1):+.1f}%"
+            for v, base in logged
+        ]
+        lines.append(
+            f"TensorBoard logging cost (a record every {LOG_EVERY} updates; {chosen}, {one} thread): "
+            f"{', '.join(costs)} time per step"
+        )
     for n in sorted({k[1] for k in rates}):
         if (SBX, n, "jax") in rates and ("td3 uniform 1-step", n, chosen) in rates:
             ratio = paired_ratio(rates, ("td3 uniform 1-step", n, chosen), (SBX, n, "jax"))
