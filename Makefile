@@ -3,6 +3,8 @@
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
 #                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
 #                [BACKEND=local|ray] [RAY_ADDRESS=host:port] [CHECKPOINT_URI=uri] [MAX_RETRIES=N]   (Ray: README)
+#   make compare ENV=... ALGOS=... SEEDS=adaptive [PER_LOOK=5] [LOOKS=4] [ALPHA=0.05] [COMPARE=all|reference]
+#                [MARGIN=M]   a sequential study: seeds look by look until decided (docs/sequential.md)
 #   make report STUDY=name
 #   make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=quick|STEPS=N] [SEEDS_PER_TRIAL=1] [STORAGE=url]
 #             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
@@ -12,7 +14,8 @@
 #   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
 #   make lock                       refresh requirements.lock (the versions make venv installs)
-#   make test / make test-learning / make test-systems (every env family end to end) / make test-ray
+#   make test / make test-learning / make test-systems (every env family end to end) / make test-stats
+#                                   (the sequential test's full simulations) / make test-ray
 #                                   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -32,7 +35,10 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # Options passed to the CLI only when set, so the CLI's own defaults stay the single source.
 opt = $(if $($(1)),$(2) $($(1)))
 RAY_OPTS = $(call opt,BACKEND,--backend) $(call opt,RAY_ADDRESS,--ray-address) $(call opt,MAX_RETRIES,--max-retries)
-COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) $(call opt,SEEDS,--seeds) \
+SEQUENTIAL_OPTS = --sequential $(call opt,PER_LOOK,--per-look) $(call opt,LOOKS,--looks) $(call opt,ALPHA,--alpha) \
+	$(call opt,COMPARE,--compare) $(call opt,MARGIN,--equivalence-margin)
+COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) \
+	$(if $(filter adaptive,$(SEEDS)),$(SEQUENTIAL_OPTS),$(call opt,SEEDS,--seeds)) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
 	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,MATMUL,--matmul-backend) \
 	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) $(call opt,TUNED,--tuned-dir) \
@@ -45,7 +51,7 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) $(RAY_OPTS) \
 	$(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS)
 
-.PHONY: help venv lock compare report tune promote enjoy record bench lint test test-learning test-systems test-ray clean-venv
+.PHONY: help venv lock compare report tune promote enjoy record bench lint test test-learning test-systems test-stats test-ray clean-venv
 
 .DEFAULT_GOAL := help
 
@@ -70,7 +76,7 @@ lock: $(STAMP)
 		--output-file $(LOCK) pyproject.toml
 
 compare: $(STAMP)
-	@test -n "$(ENV)" || { echo "usage: make compare ENV=<gymnasium id>[,<id>...] [ALGOS=...] [SEEDS=N] [BUDGET=smoke|quick|full] ..." >&2; exit 2; }
+	@test -n "$(ENV)" || { echo "usage: make compare ENV=<gymnasium id>[,<id>...] [ALGOS=...] [SEEDS=N|adaptive] [BUDGET=smoke|quick|full] ..." >&2; exit 2; }
 	$(BIN)/python -m harness compare $(strip $(COMPARE_ARGS))
 
 report: $(STAMP)
@@ -102,10 +108,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(strip -m "not slow and not ray and not systems" $(ARGS))
+	$(BIN)/python -m pytest $(strip -m "not slow and not ray and not systems and not stats" $(ARGS))
 
 test-learning: $(STAMP)
 	$(BIN)/python -m pytest $(strip -m slow $(ARGS))
+
+test-stats: $(STAMP)
+	$(BIN)/python -m pytest $(strip -m stats $(ARGS))
 
 test-systems: $(STAMP)
 	$(BIN)/python -m pytest $(strip -m systems $(ARGS))

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from harness.cli.args import parse_list, resolve_device, seeds_from, unique
+from harness.cli.sequential import run_sequential
 from harness.errors import UsageError
 from harness.execution.dispatch import run_plan
 from harness.execution.local import Executor, available_cores, threads_per_run
 from harness.execution.progress import Display, make_display
+from harness.report.sequential import Design
 from harness.report.write import write_report
 from harness.run import checkpoint
 from harness.run.runner import CheckpointPolicy
@@ -40,13 +43,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.checkpoint_minutes <= 0:
         raise UsageError(f"--checkpoint-minutes: expected a positive number, got {args.checkpoint_minutes}")
     policy = CheckpointPolicy(steps=args.checkpoint_every, seconds=60 * args.checkpoint_minutes)
+    design = sequential_design(args, arms)
 
     def start(device: str, jobs: int, threads: int, executor: Executor | None) -> int:
         study = StudySpec(
-            name=args.study or default_study_name(envs, args.budget, args.steps),
+            name=args.study or default_study_name(envs, args.budget, args.steps) + ("-adaptive" if design else ""),
             envs=envs,
             arms=arms,
-            seeds=seeds_from(args.seeds, args.seed_offset),
+            seeds=design.seeds(1, args.seed_offset) if design else seeds_from(args.seeds or 5, args.seed_offset),
             budget=args.budget,
             steps=args.steps,
             eval_freq=args.eval_freq,
@@ -57,7 +61,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             hp_set="tuned" if args.tuned_dir else args.hp_set,
             tuned_dir=args.tuned_dir,
         )
-        return run_compare(
+        run = run_compare if design is None else partial(run_sequential, design=design, seed_offset=args.seed_offset)
+        return run(
             study,
             args.results,
             jobs,
@@ -83,6 +88,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
     jobs = args.jobs or available_cores()
     device = resolve_device(args.device, torch.cuda.is_available(), f"torch {torch.__version__}")
     return start(device, jobs, threads_per_run(jobs), None)
+
+
+def sequential_design(args: argparse.Namespace, arms: tuple[str, ...]) -> Design | None:
+    """The sequential design of ``--sequential`` (SEEDS=adaptive), None without it; its options alone are refused."""
+    options = {
+        "--per-look": args.per_look,
+        "--looks": args.looks,
+        "--alpha": args.alpha,
+        "--compare": args.compare,
+        "--equivalence-margin": args.equivalence_margin,
+        "--permutation-seed": args.permutation_seed,
+    }
+    if not args.sequential:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only with --sequential (make compare SEEDS=adaptive)")
+        return None
+    if args.seeds is not None:
+        raise UsageError(
+            "--seeds and --sequential exclude each other: a sequential study adds --per-look seeds per look "
+            "(make compare SEEDS=adaptive [PER_LOOK=5] [LOOKS=4])"
+        )
+    return Design(
+        arms,
+        per_look=args.per_look or 5,
+        looks=args.looks or 4,
+        alpha=0.05 if args.alpha is None else args.alpha,
+        compare=args.compare or "all",
+        equivalence_margin=args.equivalence_margin,
+        seed=args.permutation_seed or 0,
+    )
 
 
 def compare_on_ray(args: argparse.Namespace, policy: CheckpointPolicy, display: Display, start: Start) -> int:

@@ -95,8 +95,36 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         help="gymnasium id(s) with a Box action space, comma-separated; 'module:EnvId' imports module first",
     )
     c.add_argument("--algos", default="td3,sb3-td3,sb3-ddpg", help=f"arms, comma-separated (known: {known})")
-    c.add_argument("--seeds", type=positive_int, default=5, help="number of seeds per arm and env (seeds 0..N-1)")
+    c.add_argument("--seeds", type=positive_int, help="number of seeds per arm and env (seeds 0..N-1; default 5)")
     c.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
+    seq = c.add_argument_group(
+        "sequential study (make compare SEEDS=adaptive; docs/sequential.md)",
+        "--sequential adds seeds look by look and stops comparing arms as soon as a comparison is decided, "
+        "with a family-wise error rate at most --alpha over all comparisons",
+    )
+    seq.add_argument(
+        "--sequential",
+        action="store_true",
+        help="decide with as few seeds as needed: --per-look seeds per arm per look, at most --looks looks",
+    )
+    seq.add_argument("--per-look", type=positive_int, help="seeds per arm per look (default 5)")
+    seq.add_argument("--looks", type=positive_int, help="at most this many looks (default 4)")
+    seq.add_argument("--alpha", type=float, help="family-wise error rate over all comparisons (default 0.05)")
+    seq.add_argument(
+        "--compare",
+        choices=["all", "reference"],
+        help="all: every pair of arms (default); reference: the first arm of --algos against each other one",
+    )
+    seq.add_argument(
+        "--equivalence-margin",
+        type=float,
+        metavar="M",
+        help="declare equivalence (TOST on normalized scores) only inside +-M; without it undecided "
+        "comparisons end as 'not distinguished'",
+    )
+    seq.add_argument(
+        "--permutation-seed", type=int, help="seed of the relabellings the boundaries come from (default 0)"
+    )
     c.add_argument("--budget", choices=list(PRESETS), default="full", help="named budget (default full)")
     c.add_argument("--steps", type=positive_int, help="env steps per run, overriding the budget's size")
     c.add_argument("--eval-freq", type=positive_int, help="evaluate every N env steps (default: budget's schedule)")

@@ -18,6 +18,7 @@ import pandas as pd
 from harness.config import reference
 from harness.report import plots, stats
 from harness.report.arms import arm_order
+from harness.report.decisions import decisions_section
 from harness.report.html import to_html
 from harness.report.load import RESULT_STATUSES, Study, load_study
 from harness.report.tables import (
@@ -42,6 +43,7 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
         f"({reps:,} bootstrap resamples, seed {seed}).",
         "",
     ]
+    md += decisions_section(study.root)  # a sequential study's tests come first; [] for the others
     if study.runs.empty:
         md += ["No runs found.", ""]
     else:

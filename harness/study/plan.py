@@ -138,22 +138,78 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
     return lines
 
 
-def confirm(plan: Plan, jobs: int, assume_yes: bool) -> None:
-    """Refuse to start a study estimated above CONFIRM_ABOVE_S without --yes or a typed 'y'."""
+def confirm(plan: Plan, jobs: int, assume_yes: bool, repeats: int = 1) -> None:
+    """Refuse to start a study estimated above CONFIRM_ABOVE_S without --yes or a typed 'y'. A sequential
+    study's plan is one look: ``repeats`` looks of it are its worst case, which is what is confirmed."""
     if not plan.estimate_s or assume_yes:
         return
-    total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+    total = repeats * calibrate.makespan(list(plan.estimate_s.values()), jobs)
     if total <= CONFIRM_ABOVE_S:
         return
+    what = f" at worst ({repeats} looks)" if repeats > 1 else ""
     if sys.stdin.isatty():
-        answer = input(f"This study is estimated at {fmt_duration(total)}. Start it? [y/N] ")
+        answer = input(f"This study is estimated at {fmt_duration(total)}{what}. Start it? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
             return
         raise UsageError("not started")
     raise UsageError(
-        f"the study is estimated at {fmt_duration(total)} (over {fmt_duration(CONFIRM_ABOVE_S)}); "
+        f"the study is estimated at {fmt_duration(total)}{what} (over {fmt_duration(CONFIRM_ABOVE_S)}); "
         "re-run with --yes (make ... YES=1) to start it, or choose a smaller BUDGET/STEPS"
     )
+
+
+@dataclass(frozen=True)
+class SequentialPlan:
+    """What the plan of one look of a sequential study shows (the design itself is harness.report.sequential's)."""
+
+    look: int
+    looks: int
+    per_look: int
+    alpha: float
+    compare: str
+    comparisons: tuple[str, ...]
+    arms: tuple[str, ...]  # every arm of the design
+    running: tuple[str, ...]  # the arms that get seeds at this look
+    envs: int
+    margin: float | None
+    permutations: int
+    seed: int
+
+
+def describe_sequential(sp: SequentialPlan, plan: Plan, jobs: int) -> list[str]:
+    """The design, this look, and the cost at best (everything decided at the first look) and at worst
+    (every arm at every look), in runs and, with an estimate, in wall-clock."""
+    runs_per_look = len(sp.arms) * sp.envs * sp.per_look
+    versus = "every pair" if sp.compare == "all" else f"{sp.arms[0]} against each other arm"
+    lines = [
+        f"  sequential design: {sp.per_look} seeds per arm per look, at most {sp.looks} looks "
+        f"({sp.per_look * sp.looks} seeds per arm); {len(sp.comparisons)} comparison(s), {versus}: "
+        f"{', '.join(sp.comparisons)}",
+        f"    family-wise error rate at most {sp.alpha:g} over all comparisons (alpha spent linearly, "
+        f"{sp.alpha / sp.looks:g} per look; {sp.permutations:,} relabellings per look, seed {sp.seed}); "
+        + (
+            f"equivalence claimed only inside ±{sp.margin:g} (normalized score, TOST)"
+            if sp.margin is not None
+            else "no equivalence margin: undecided comparisons end as 'not distinguished'"
+        ),
+        f"    cost: at best {runs_per_look} runs (everything decided at the first look), at worst "
+        f"{runs_per_look * sp.looks} runs (every arm at every look, the same as a fixed "
+        f"{sp.per_look * sp.looks}-seed study)",
+    ]
+    waiting = [a for a in sp.arms if a not in sp.running]
+    lines.append(
+        f"  look {sp.look} of {sp.looks}: seeds {plan.study.seeds[0]}-{plan.study.seeds[-1]} for "
+        f"{', '.join(sp.running)}" + (f" ({', '.join(waiting)}: decided, no more seeds)" if waiting else "")
+    )
+    if plan.estimate_s:
+        look_s = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+        left = sp.looks - sp.look + 1
+        lines.append(
+            f"  estimate: about {fmt_duration(look_s)} per look with these arms: from here at best "
+            f"{fmt_duration(look_s)} (everything decided at this look), at worst {fmt_duration(look_s * left)} "
+            f"({left} look(s))"
+        )
+    return lines
 
 
 def check_writable(results_root: Path, study: str) -> list[Path]:
