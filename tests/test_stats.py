@@ -136,3 +136,20 @@ def test_detectable_difference_by_hand():
     # Welch df = 8; (t_.975,8 + t_.8,8) * sqrt(2.5/5 + 2.5/5) = (2.306004 + 0.888890) * 1
     assert stats.detectable_difference(x, y) == pytest.approx(2.306004 + 0.888890, abs=1e-5)
     assert np.isnan(stats.detectable_difference(x[:1], y))
+
+
+def test_batched_bootstrap_statistics_equal_the_scalar_ones_per_repetition():
+    """The bootstrap computes IQM, mean, median, optimality gap and P(X > Y) for all repetitions at
+    once; each repetition's value must be the scalar function's on that resample."""
+    rng = np.random.default_rng(1)
+    x = [rng.normal(0, 1, 5), rng.normal(1, 2, 7)]
+    y = [rng.normal(0.5, 1, 4), np.round(rng.normal(0, 1, 6))]
+    reps = 64
+    rx = [t[rng.integers(0, t.size, size=(reps, t.size))] for t in x]
+    ry = [t[rng.integers(0, t.size, size=(reps, t.size))] for t in y]
+    for f in (stats.iqm, stats.mean, stats.median, stats.optimality_gap):
+        assert np.allclose(stats._BATCHED_TASKS[f](rx), [f([t[r] for t in rx]) for r in range(reps)]), f
+    poi = [stats.probability_of_improvement([t[r] for t in rx], [t[r] for t in ry]) for r in range(reps)]
+    assert np.allclose(stats._BATCHED_TASKS[stats.probability_of_improvement](rx, ry), poi)
+    for f in (stats.iqm, stats.mean, stats.median):
+        assert np.allclose(stats._BATCHED_RUNS[f](rx[1]), [f(r) for r in rx[1]]), f

@@ -15,7 +15,7 @@ from harness.errors import UsageError
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report.write import write_report
 
-    path = write_report(args.results / args.study, reps=args.bootstrap_reps, seed=args.seed)
+    path = write_report(args.results / args.study, reps=args.bootstrap_reps, seed=args.seed, reference=args.reference)
     print(f"report: {path} and {path.with_suffix('.html')}")
     return 0
 

@@ -70,6 +70,7 @@ def load_study(study_dir: Path) -> Study:
             "cause": _cause(meta),
             "total_steps": spec["budget"]["total_steps"],
             "budget": spec["budget"]["preset"],
+            "full_steps": spec["budget"].get("full_steps"),
             "eval_episodes": spec["budget"]["eval_episodes"],
             "learning_starts": spec["hyperparameters"].get("learning_starts"),
             "steps_per_s": timings.get("steps_per_s"),

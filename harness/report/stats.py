@@ -97,10 +97,18 @@ def stratified_bootstrap_ci(
     """
     rng = np.random.default_rng(seed)
     arrays = [[np.asarray(s, dtype=float) for s in g] for g in groups]
-    values = np.empty(reps)
-    for r in range(reps):
-        resampled = [[s[rng.integers(0, s.size, s.size)] for s in g] for g in arrays]
-        values[r] = statistic(*resampled)
+    batched = _BATCHED_TASKS.get(statistic)
+    if batched is not None:  # the same resampling, all repetitions at once: (reps, runs) per task
+        values = batched(*[[s[rng.integers(0, s.size, size=(reps, s.size))] for s in g] for g in arrays])
+    else:
+        values = np.empty(reps)
+        for r in range(reps):
+            resampled = [[s[rng.integers(0, s.size, s.size)] for s in g] for g in arrays]
+            values[r] = statistic(*resampled)
+    return _percentiles(values, confidence)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(values, [tail, 100 - tail])
     return float(lo), float(hi)
@@ -117,7 +125,36 @@ def bootstrap_ci(
     x = np.asarray(scores, dtype=float)
     if x.size == 0:
         return float("nan"), float("nan")
+    batched = _BATCHED_RUNS.get(statistic)
+    if batched is not None:
+        rng = np.random.default_rng(seed)
+        return _percentiles(batched(x[rng.integers(0, x.size, size=(reps, x.size))]), confidence)
     return stratified_bootstrap_ci([[x]], lambda s: statistic(s[0]), reps, confidence, seed)
+
+
+# The statistics above, computed for every bootstrap repetition at once. Each takes, per group, the
+# resampled runs of every task as (reps, runs) arrays (_BATCHED_TASKS) or of one task (_BATCHED_RUNS)
+# and returns (reps,) values equal to the scalar function applied to each repetition (tested).
+def _poi_batched(x: list[np.ndarray], y: list[np.ndarray]) -> np.ndarray:
+    per_task = [
+        ((xs[:, :, None] > ys[:, None, :]) + 0.5 * (xs[:, :, None] == ys[:, None, :])).mean(axis=(1, 2))
+        for xs, ys in zip(x, y, strict=True)
+    ]
+    return np.mean(per_task, axis=0)
+
+
+_BATCHED_TASKS: dict[Callable[..., float], Callable[..., np.ndarray]] = {
+    iqm: lambda tasks: sps.trim_mean(np.concatenate(tasks, axis=1), 0.25, axis=1),
+    mean: lambda tasks: np.mean([t.mean(axis=1) for t in tasks], axis=0),
+    median: lambda tasks: np.median([t.mean(axis=1) for t in tasks], axis=0),
+    optimality_gap: lambda tasks: np.maximum(1.0 - np.concatenate(tasks, axis=1), 0.0).mean(axis=1),
+    probability_of_improvement: _poi_batched,
+}
+_BATCHED_RUNS: dict[Callable[..., float], Callable[[np.ndarray], np.ndarray]] = {
+    iqm: lambda runs: sps.trim_mean(runs, 0.25, axis=1),
+    mean: lambda runs: runs.mean(axis=1),
+    median: lambda runs: np.median(runs, axis=1),
+}
 
 
 def _t_sum(df: float, alpha: float, power: float) -> float:

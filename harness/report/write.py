@@ -16,25 +16,38 @@ import numpy as np
 import pandas as pd
 
 from harness.config import reference
+from harness.config.budgets import MIN_STEPS, PRESETS
+from harness.errors import UsageError
 from harness.report import plots, stats
 from harness.report.arms import arm_order
 from harness.report.decisions import decisions_section
 from harness.report.html import to_html
 from harness.report.load import RESULT_STATUSES, Study, load_study
 from harness.report.tables import (
+    FEW_RUNS,
+    TOO_FEW_TO_CALL,
+    cost_summary,
     cost_table,
     final_table,
-    hyperparameter_table,
+    hyperparameter_tables,
     improvement_table,
+    pair_verdict,
     sample_efficiency_table,
     seeds_table,
+    verdict_table,
 )
 from harness.report.values import value_section
 from harness.run import rundir
 
+#: The floor arm: kept out of the profile's x-range and marked as a line at its score instead.
+FLOOR_ARM = "random"
 
-def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
-    """Write ``report.md``, a self-contained ``report.html`` and the figures into the study directory."""
+
+def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: str | None = None) -> Path:
+    """Write ``report.md``, a self-contained ``report.html`` and the figures into the study directory.
+
+    ``reference`` is the arm every other is compared with at the top of each env's section (default:
+    ``td3`` when the study has it, else the first arm in report order)."""
     study = load_study(study_dir)
     md = [
         f"# Study `{study.name}`",
@@ -48,18 +61,43 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0) -> Path:
         md += ["No runs found.", ""]
     else:
         md += _overview(study)
+        ref = _reference_arm(study, reference)
         for env in sorted(study.runs["env"].unique()):
-            md += _env_section(study, env, reps, seed)
+            md += _env_section(study, env, reps, seed, ref)
         md += _aggregate_section(study, reps, seed)
         md += value_section(study, reps, seed)
-        md += ["## Cost per run", "", cost_table(study.runs).to_markdown(index=False), ""]
+        md += ["## Cost per run", "", cost_summary(study.runs).to_markdown(index=False), ""]
         md += _unfinished(study) + _provenance(study)
+        md += ["## Appendix: cost of every run", "", cost_table(study.runs).to_markdown(index=False), ""]
     if study.problems:
         md += ["## Problems reading results", ""] + [f"- {p}" for p in study.problems] + [""]
     text = "\n".join(md)
     rundir.atomic_write(study.root / "report.md", text)
     rundir.atomic_write(study.root / "report.html", to_html(text, study.root, title=f"Study {study.name}"))
     return study.root / "report.md"
+
+
+def budget_label(run: pd.Series) -> str:
+    """``full budget, 20,000 env steps per run``; when the size was set by hand (STEPS=N), that instead
+    of the preset's name, so a figure never claims a budget it did not have."""
+    total, full, preset = int(run["total_steps"]), run.get("full_steps"), str(run["budget"])
+    if (
+        preset in PRESETS
+        and full is not None
+        and not pd.isna(full)
+        and total != max(MIN_STEPS, round(int(full) * PRESETS[preset].fraction))
+    ):
+        return f"STEPS={total:,} ({total / int(full):.0%} of the full {int(full):,})"
+    return f"{preset} budget, {total:,} env steps per run"
+
+
+def _reference_arm(study: Study, reference: str | None) -> str:
+    arms = arm_order(list(study.runs["arm"].unique()))
+    if reference is not None:
+        if reference not in arms:
+            raise UsageError(f"--reference {reference!r} is not an arm of this study; its arms: {', '.join(arms)}")
+        return reference
+    return "td3" if "td3" in arms else arms[0]
 
 
 def _overview(study: Study) -> list[str]:
@@ -82,18 +120,38 @@ def _overview(study: Study) -> list[str]:
     ]
 
 
-def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
+def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> list[str]:
     ref = reference.lookup(env)
     finals = study.finals(env)
     md = [f"## {env}", ""]
     if not finals:
         return [*md, "No complete or diverged runs.", ""]
     done = study.results(env)
-    budget = f"{done['budget'].iloc[0]} budget, {int(done['total_steps'].iloc[0]):,} env steps per run"
+    budget = budget_label(done.iloc[0])
     threshold = f"threshold {ref.threshold:g} ({ref.source})" if ref.threshold is not None else "no threshold"
     md += [f"{budget}; {threshold}.", ""]
     counts = {arm: x.size for arm, x in finals.items()}
     diverged = {arm: int((g["status"] == rundir.STATUS_DIVERGED).sum()) for arm, g in done.groupby("arm")}
+    fewest = min(counts.values())
+    if fewest < 2:
+        md += [
+            "**Single runs.** An arm here has one run: its numbers are one observation each, with no "
+            "confidence interval, and a P(X > Y) of 0 or 1 says only which single run scored higher. Run more "
+            "seeds (`SEEDS=5`) before drawing conclusions.",
+            "",
+        ]
+    elif fewest < FEW_RUNS:
+        md += [
+            f"**Few runs.** An arm here has only {fewest} runs: bootstrap intervals from fewer than {FEW_RUNS} "
+            "runs per arm are unreliable (they are too narrow: a resample of 3 runs has few distinct values), "
+            + (
+                f"and with {TOO_FEW_TO_CALL} or fewer no interval below is read as a difference the seeds support. "
+                if fewest <= TOO_FEW_TO_CALL
+                else ""
+            )
+            + 'Run more seeds before drawing conclusions ("How many seeds" below says how many).',
+            "",
+        ]
     if len(set(counts.values())) > 1:
         md += [
             "**Unequal runs.** Arms have different numbers of usable runs ("
@@ -102,13 +160,22 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
             "to complete them before comparing.",
             "",
         ]
-    if min(x.size for x in finals.values()) < 2:
-        md += [
-            "**Single runs.** An arm here has one complete run: its numbers are one observation each, "
-            "with no confidence interval, and a P(X > Y) of 0 or 1 says only which single run scored "
-            "higher. Run more seeds (`SEEDS=5`) before drawing conclusions.",
-            "",
-        ]
+    versus = ref_arm if ref_arm in finals else arm_order(list(finals))[0]
+    md += [
+        "### Verdict",
+        "",
+        verdict_table(finals, done, versus if len(finals) > 1 else None, reps, seed).to_markdown(index=False),
+        "",
+    ]
+    order = arm_order(list(finals))
+    md += [f"- {pair_verdict(x, y, finals, reps, seed)}" for i, x in enumerate(order) for y in order[i + 1 :]]
+    md += [
+        "",
+        "Final score: the mean return of a run's last evaluation; IQM: the mean of the middle 50% of runs; "
+        "P(X > Y): the chance that a run of X beats a run of Y (0.5: no difference). Intervals are 95% "
+        "bootstrap CIs over runs.",
+        "",
+    ]
     evals = study.evals[(study.evals["env"] == env) & study.evals["status"].isin(RESULT_STATUSES)]
     starts = done["learning_starts"].dropna().unique()
     curves = plots.learning_curves(
@@ -123,6 +190,18 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
         seed,
     )
     md += [f"![learning curves for {env}]({curves.name})", ""]
+    floor = {a: x for a, x in finals.items() if a == FLOOR_ARM}
+    profile = plots.performance_profile(
+        {arm: [x] for arm, x in finals.items() if arm not in floor or len(finals) == 1},
+        f"{env}: performance profile of final scores",
+        "final score (tau)",
+        study.root / f"profile_{env}.png",
+        min(reps, 2000),
+        seed,
+        floor={a: float(np.mean(x)) for a, x in floor.items()} if len(finals) > 1 else None,
+        dots=dict(finals),
+    )
+    md += [f"![performance profile and final scores per run for {env}]({profile.name})", ""]
     md += [
         "### Final performance",
         "",
@@ -134,8 +213,15 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
         md += [
             "### Probability of improvement",
             "",
+            "Once per pair: P(Y > X) is 1 - P(X > Y).",
+            "",
             improvement_table(per_task, reps, seed).to_markdown(index=False),
             "",
+        ]
+        if len(finals) > 3:
+            matrix = plots.improvement_matrix(per_task, f"{env}: P(row > column)", study.root / f"poi_{env}.png")
+            md += [f"![P(X > Y) for every pair on {env}]({matrix.name})", ""]
+        md += [
             "### How many seeds",
             "",
             "The smallest difference of mean final scores these seeds detect (two-sided Welch t-test, 5% level, "
@@ -145,15 +231,6 @@ def _env_section(study: Study, env: str, reps: int, seed: int) -> list[str]:
             seeds_table(finals).to_markdown(index=False),
             "",
         ]
-    profile = plots.performance_profile(
-        {arm: [x] for arm, x in finals.items()},
-        f"{env}: performance profile of final scores",
-        "final score (tau)",
-        study.root / f"profile_{env}.png",
-        min(reps, 2000),
-        seed,
-    )
-    md += [f"![performance profile for {env}]({profile.name})", ""]
     if ref.threshold is not None:
         md += [
             f"### Sample efficiency (env steps to reach {ref.threshold:g})",
@@ -253,13 +330,18 @@ def _provenance(study: Study) -> list[str]:
         md.append("- versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(versions).items()))
     for env in sorted(r["env"].unique()):
         sources = r[r["env"] == env].groupby("arm")["hp_sources"].first()
+        hp = hyperparameter_tables(r, env)
         md += [
             "",
             f"### Hyperparameters on {env}",
             "",
-            "Values that differ between arms are in bold. Sources: "
-            + "; ".join(f"**{a}** {sources[a]}" for a in arm_order(list(sources.index))),
-            "",
-            hyperparameter_table(r, env).to_markdown(index=False),
+            "Sources: " + "; ".join(f"**{a}** {sources[a]}" for a in arm_order(list(sources.index))),
         ]
+        for key, caption in (
+            ("differ", "Values that differ between arms (in bold):"),
+            ("shared", "Values every arm shares:"),
+            ("own", "Options only some arms have:"),
+        ):
+            if not hp[key].empty:
+                md += ["", caption, "", hp[key].to_markdown(index=False, disable_numparse=True)]
     return [*md, ""]
