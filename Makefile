@@ -2,7 +2,7 @@
 #   make help                       this list (also what a bare `make` prints)
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
 #                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [HP=file.yml] [ARGS="..."]
-#                [BACKEND=local|ray] [RAY_ADDRESS=host:port] [CHECKPOINT_URI=uri] [MAX_RETRIES=N]   (Ray: README)
+#                [BACKEND=local|ray] [RAY_ADDRESS=host:port] [CHECKPOINT_URI=uri] [MAX_RETRIES=N]   (Ray: docs/cluster.md)
 #   make compare ENV=... ALGOS=... SEEDS=adaptive [PER_LOOK=5] [LOOKS=4] [ALPHA=0.05] [COMPARE=all|reference]
 #                [MARGIN=M]   a sequential study: seeds look by look until decided (docs/sequential.md)
 #   make report STUDY=name
