@@ -1,4 +1,4 @@
-"""Ctrl-C stops a study cleanly: exit 130, no traceback, runs in progress recorded as interrupted."""
+"""Ctrl-C or SIGTERM stops a study cleanly: exit 130, no traceback, runs in progress recorded as interrupted."""
 
 import json
 import os
@@ -7,8 +7,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 
-def test_ctrl_c_stops_every_process_and_records_interrupted_runs(tmp_path):
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_every_process_and_records_interrupted_runs(tmp_path, how):
+    """Ctrl-C reaches the whole process group; `kill <pid>` (SIGTERM) reaches the driver alone,
+    which must stop its workers too rather than leave them running as orphans."""
     args = [
         sys.executable,
         *"-m harness compare --env Pendulum-v1 --steps 100000 --seeds 3 --jobs 2 --hp net_arch=[16,16] --results".split(),
@@ -30,7 +35,10 @@ def test_ctrl_c_stops_every_process_and_records_interrupted_runs(tmp_path):
         metas = list(tmp_path.glob("int/*/*/meta.json"))
     assert len(metas) == 2, "two runs should have started"
     time.sleep(2)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole foreground group
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole foreground group
+    else:
+        proc.send_signal(signal.SIGTERM)  # what `kill <pid>` does: the driver only
     _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130
     assert "Traceback" not in err and "interrupted" in err

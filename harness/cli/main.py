@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 from harness.cli.parser import build_parser
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     # The report's parser does without the arms' help texts, which import the agents.
     args = build_parser(arms={} if argv[:1] == ["report"] else None).parse_args(argv)
     module, function = COMMANDS[args.command]
+    # `kill <pid>` stops a command as Ctrl-C does: the driver stops its workers and records their runs
+    # as interrupted, instead of dying alone and leaving them running.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return int(getattr(importlib.import_module(module), function)(args))
     except UsageError as exc:
@@ -40,3 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
