@@ -344,6 +344,9 @@ class SB3Agent:
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         remaining = total_steps - self.model.num_timesteps
         if remaining > 0:
+            if self._logger is None and not self.model._custom_logger:
+                # SB3's default logger makes a folder under /tmp for every learn(); the harness keeps its own records
+                self.model.set_logger(Logger(folder=None, output_formats=[]))
             every = getattr(self._logger, "every", None)
             self.model.learn(
                 remaining,
