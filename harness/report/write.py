@@ -149,7 +149,8 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
                 if fewest <= TOO_FEW_TO_CALL
                 else ""
             )
-            + 'Run more seeds before drawing conclusions ("How many seeds" below says how many).',
+            + "Run more seeds before drawing conclusions"
+            + (' ("How many seeds" below says how many).' if len(finals) > 1 else "."),
             "",
         ]
     if len(set(counts.values())) > 1:
@@ -168,9 +169,9 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
         "",
     ]
     order = arm_order(list(finals))
-    md += [f"- {pair_verdict(x, y, finals, reps, seed)}" for i, x in enumerate(order) for y in order[i + 1 :]]
+    pairs = [f"- {pair_verdict(x, y, finals, reps, seed)}" for i, x in enumerate(order) for y in order[i + 1 :]]
+    md += [*pairs, ""] if pairs else []
     md += [
-        "",
         "Final score: the mean return of a run's last evaluation; IQM: the mean of the middle 50% of runs; "
         "P(X > Y): the chance that a run of X beats a run of Y (0.5: no difference). Intervals are 95% "
         "bootstrap CIs over runs.",
