@@ -77,22 +77,31 @@ def bias_table(study: Study, env: str, reps: int = 10_000, seed: int = 0) -> pd.
 
 
 def value_figure(values: pd.DataFrame, env: str, path: Path) -> Path:
-    """Estimated (solid) and observed (dashed) value over env steps, per arm: means over seeds, bands
-    spanning the seeds' range."""
+    """Left: estimated (solid) and observed (dashed) value over env steps, per arm; right: their
+    difference. Means over seeds, bands spanning the seeds' range."""
     arms = arm_order(list(values["arm"].unique()))
     colors = arm_colors(arms)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    panels = (
+        (ax, "value_estimate", "-", "estimate"),
+        (ax, "value_true", "--", "observed"),
+        (bx, "value_bias", "-", ""),
+    )
     for arm in arms:
         g = values[values["arm"] == arm].groupby("step")
-        for column, style, label in (("value_estimate", "-", "estimate"), ("value_true", "--", "observed")):
+        for axes, column, style, label in panels:
             mean, low, high = g[column].mean(), g[column].min(), g[column].max()
-            ax.plot(mean.index, mean.to_numpy(), style, color=colors[arm], label=f"{arm} {label}")
-            ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colors[arm], alpha=0.12, lw=0)
-    ax.set_xlabel("env steps")
+            axes.plot(mean.index, mean.to_numpy(), style, color=colors[arm], label=f"{arm} {label}".strip())
+            axes.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colors[arm], alpha=0.12, lw=0)
     ax.set_ylabel("value of the evaluation states")
-    ax.set_title(f"{env}: critic's Q(s, a) (solid) vs observed discounted return (dashed)")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
+    ax.set_title(f"{env}: critic's Q(s, a) (solid), observed return (dashed)")
+    bx.axhline(0.0, color="black", lw=0.8)
+    bx.set_ylabel("estimate - observed")
+    bx.set_title(f"{env}: value bias (> 0: overestimation)")
+    for axes in (ax, bx):
+        axes.set_xlabel("env steps")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7, ncol=2 if axes is ax else 1)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
