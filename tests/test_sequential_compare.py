@@ -231,3 +231,12 @@ def test_a_margin_needs_a_normalized_score(tmp_path):
     # Pendulum-v1 has no threshold (hyperparams/reference_scores.yml): its scores cannot be normalized.
     with pytest.raises(UsageError, match="--equivalence-margin is on the normalized score"):
         run(tmp_path, FakeExecutor(), seq.Design(("td3", "sb3-ddpg"), equivalence_margin=0.1))
+
+
+def test_a_dry_run_fixes_nothing(tmp_path):
+    design = seq.Design(("td3", "sb3-ddpg"), per_look=5, looks=2)
+    assert run(tmp_path, FakeExecutor(), design, dry_run=True) == 0
+    assert not (tmp_path / "seq" / "sequential.json").exists()
+    other = FakeExecutor()
+    assert run(tmp_path, other, seq.Design(("td3", "sb3-ddpg"), per_look=6, looks=1)) == 0  # not refused
+    assert len(other.ran) == 12

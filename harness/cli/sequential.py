@@ -25,6 +25,7 @@ from harness.report import sequential as seq
 from harness.report.load import RESULT_STATUSES, load_study
 from harness.report.write import write_report
 from harness.run.locks import Locked, RunLock
+from harness.run.rundir import LOCK_NAME
 from harness.run.runner import CheckpointPolicy
 from harness.study.plan import (
     SequentialPlan,
@@ -231,8 +232,6 @@ def run_sequential(
         remove_if_empty(created)
         raise UsageError(f"another compare is running this sequential study: {exc}") from None
     try:
-        if not dry_run and not seq.record_path(folder).exists():
-            seq.write_record(folder, record)
         return _looks(
             study,
             design,
@@ -252,6 +251,13 @@ def run_sequential(
             tensorboard,
             reference,
         )
+    except BaseException:
+        if lock is not None and not seq.record_path(folder).exists():  # refused before its first run
+            lock.__exit__(None, None, None)
+            lock = None
+            (folder / LOCK_NAME).unlink(missing_ok=True)
+            remove_if_empty(created)
+        raise
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
@@ -307,6 +313,8 @@ def _looks(
         if dry_run:
             return 0
         confirm(plan, jobs, assume_yes, repeats=design.looks - look + 1)
+        if not seq.record_path(folder).exists():
+            seq.write_record(folder, record)  # the design is fixed from here on
         if plan.to_run:
             run_plan(plan, results_root, jobs, threads, display, policy, executor)
         scores, used, missing = _look_scores(folder, arms, look_study.seeds, study.envs, record.get("normalization"))
@@ -327,7 +335,7 @@ def _looks(
     display.line(f"sequential study {'complete' if record['looks'] else 'not started'}:")
     for line in _verdict_lines(record):
         display.line(line)
-    if report:
+    if report and not dry_run:
         path = write_report(folder, reference=reference)
         display.line(f"report: {path} and {path.with_suffix('.html')}")
     return 0
