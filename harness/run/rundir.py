@@ -109,7 +109,7 @@ class EvalLog:
                 self.results = list(npz["results"][:keep_rows])
                 self.lengths = list(npz["ep_lengths"][:keep_rows])
             with open(self.run_dir / "evals.csv") as fh:
-                lines = fh.readlines()[: keep_rows + 1]
+                lines = _with_header(fh.readlines()[: keep_rows + 1], self.header)
         atomic_write(self.run_dir / "evals.csv", "".join(lines))
         if keep_rows:
             self._write_npz()
@@ -150,6 +150,18 @@ class EvalLog:
             tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results), ep_lengths=np.stack(self.lengths)
         )
         os.replace(tmp, self.run_dir / "evaluations.npz")
+
+
+def _with_header(lines: list[str], header: list[str]) -> list[str]:
+    """evals.csv's kept lines under ``header``: a run begun before columns were added (the value
+    diagnostics) continues with them, its earlier rows left empty there, so every row has every column."""
+    old = lines[0].rstrip("\n").split(",") if lines else []
+    if old == header:
+        return lines
+    if old != header[: len(old)]:
+        raise ValueError(f"evals.csv has columns {old}; this run writes {header}")
+    pad = "," * (len(header) - len(old))
+    return [",".join(header) + "\n"] + [line.rstrip("\n") + pad + "\n" for line in lines[1:]]
 
 
 MONITOR = "0.monitor.csv"
