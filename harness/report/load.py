@@ -136,15 +136,17 @@ def _short_row(path: Path, fields: int, optional: int = 0) -> int | None:
     the header must have ``fields`` columns, or ``fields + optional`` (an arm's value diagnostics).
 
     A row cut short (a crash mid-write, a partial copy) has fewer fields; NaN returns written by
-    a diverged run are whole rows and pass.
+    a diverged run are whole rows and pass, and so are rows whose value columns are all empty.
     """
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
     if not rows or len(rows[0]) not in (fields, fields + optional):
         raise ValueError(f"header has {len(rows[0]) if rows else 0} columns, expected {fields}")
-    fields = len(rows[0])
+    base, fields = fields, len(rows[0])
     for number, values in enumerate(rows[1:], start=1):
-        if len(values) != fields or any(v == "" for v in values):
+        extra = values[base:]
+        # the value columns are all empty in rows written before a resumed run had them (rundir.EvalLog)
+        if len(values) != fields or any(v == "" for v in values[:base]) or 0 < extra.count("") < len(extra):
             return number
     return None
 
