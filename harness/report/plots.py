@@ -196,24 +196,22 @@ def performance_profile(
         )
         ax.fill_between(taus, low, high, color=colors[arm], alpha=0.2, linewidth=0)
     for arm, score in (floor or {}).items():
-        ax.annotate(
-            f"{arm}: {score:,.1f} (off the axis)" if score < taus[0] else f"{arm}: {score:,.1f}",
-            (0.01, 0.03) if score < taus[0] else (score, 0.03),
-            xycoords=("axes fraction", "axes fraction") if score < taus[0] else ("data", "axes fraction"),
-            fontsize=8,
-            color="0.3",
-        )
-        if score >= taus[0]:
+        off = score < taus[0]
+        if not off:
             ax.axvline(score, color="0.3", linestyle="-.", linewidth=1)
+        # a legend entry, so the floor's score is always readable, on the axis or off it
+        ax.plot(
+            [], [], color="0.3", linestyle="-.", label=f"{arm}: {score:,.1f}" + (" (off the axis, left)" if off else "")
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fraction of runs with score > tau")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="best", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
     ax.set_title(title)
     if dots:
         _dot_panel(dax, dots, colors, styles, reps, seed)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -243,10 +241,20 @@ def _dot_panel(ax, dots: dict[str, np.ndarray], colors: dict, styles: dict, reps
         # a floor far below every other arm would squeeze them: cut the axis just past the second-lowest arm
         span = max(highs) - lows[1]
         if lows[0] < lows[1] - 3 * max(span, 1e-9):
-            ax.set_xlim(lows[1] - 0.15 * span - 1e-9, max(highs) + 0.1 * span + 1e-9)
-            ax.annotate(
-                "lowest arm off the axis, to the left", (0.01, 0.01), xycoords="axes fraction", fontsize=8, color="0.3"
-            )
+            left = lows[1] - 0.15 * span - 1e-9
+            ax.set_xlim(left, max(highs) + 0.1 * span + 1e-9)
+            for i, arm in enumerate(arms):
+                x = np.asarray(dots[arm], dtype=float)
+                if x.max() < left:  # a floor far below: its score in words at the left edge of its row
+                    ax.annotate(
+                        f"\u2190 {float(sps.trim_mean(x, 0.25)):,.1f} (off the axis)",
+                        (left, i),
+                        xytext=(4, 0),
+                        textcoords="offset points",
+                        va="center",
+                        fontsize=8,
+                        color="0.3",
+                    )
 
 
 def improvement_matrix(finals: dict[str, list[np.ndarray]], title: str, path: Path) -> Path:
