@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from harness.run import rundir
+
 ARMS = ("td3", "sb3-td3", "sb3-ddpg")  # the default arms
 
 
@@ -52,7 +54,8 @@ def test_evaluations_follow_the_schedule(study):
     for run_dir in run_dirs(root).values():
         evals = pd.read_csv(run_dir / "evals.csv")
         assert evals["step"].tolist() == [0, 200, 400, 600]
-        assert list(evals.columns[-2:]) == ["return_0", "return_1"]
+        # The returns, then the value diagnostics of the arm's critic (every default arm has one).
+        assert list(evals.columns[-6:]) == ["return_0", "return_1", *rundir.VALUE_COLUMNS]
         assert np.allclose(evals["return_mean"], evals[["return_0", "return_1"]].mean(axis=1), rtol=1e-5)
         assert evals["updates"].iloc[0] == 0 and evals["updates"].iloc[-1] > 0  # learning happened
         npz = np.load(run_dir / "evaluations.npz")
@@ -101,7 +104,8 @@ def test_report_has_one_row_per_algorithm_and_a_figure(study):
     png = root / "e2e" / "curves_Pendulum-v1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert "![learning curves for Pendulum-v1](curves_Pendulum-v1.png)" in report
-    assert (root / "e2e" / "report.html").read_text().count("data:image/png;base64,") == 2
+    assert "![value estimates on Pendulum-v1](values_Pendulum-v1.png)" in report
+    assert (root / "e2e" / "report.html").read_text().count("data:image/png;base64,") == 3  # curves, profile, values
 
 
 def test_rl_zoo3_plot_script_reads_the_results(study, tmp_path):
