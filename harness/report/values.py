@@ -78,7 +78,7 @@ def bias_table(study: Study, env: str, reps: int = 10_000, seed: int = 0) -> pd.
 
 def value_figure(values: pd.DataFrame, env: str, path: Path) -> Path:
     """Left: estimated (solid) and observed (dashed) value over env steps, per arm; right: their
-    difference. Means over seeds, bands spanning the seeds' range."""
+    difference. Means over seeds, bands spanning the seeds' range; symmetric-log y axes."""
     arms = arm_order(list(values["arm"].unique()))
     colors = arm_colors(arms)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -99,6 +99,9 @@ def value_figure(values: pd.DataFrame, env: str, path: Path) -> Path:
     bx.set_ylabel("estimate - observed")
     bx.set_title(f"{env}: value bias (> 0: overestimation)")
     for axes in (ax, bx):
+        # Untrained critics (Q near 0 during the warm-up) against returns of hundreds would hide the
+        # differences of a few units that matter later: a scale linear within +-10, logarithmic beyond.
+        axes.set_yscale("symlog", linthresh=10.0)
         axes.set_xlabel("env steps")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, ncol=2 if axes is ax else 1)
