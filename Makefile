@@ -10,7 +10,10 @@
 #             [STUDY=name] [JOBS=N] [SAMPLER=tpe|random] [PRUNER=median|halving|none]   (then HP=tuned)
 #             [BACKEND=local|ray] [RAY_ADDRESS=host:port] [MAX_RETRIES=N] [PROMOTE=1 [FORCE=1]] [TUNED=dir]
 #   make promote STUDY=<tuning study> [FORCE=1] [TUNED=dir]   its best values become what HP=tuned reads
+#             [SPACE=search-space.yml]   (default hyperparams/search/<arm>.yml; an agent of your own needs one)
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
+#   make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1]   does an agent keep the contract?
+#   make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]   its update against SB3's, on identical batches
 #   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
 #   make lock                       refresh requirements.lock (the versions make venv installs)
@@ -48,10 +51,11 @@ COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) \
 TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--trials) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,SEEDS_PER_TRIAL,--seeds-per-trial) \
 	$(call opt,STORAGE,--storage) $(call opt,STUDY,--study) $(call opt,JOBS,--jobs) \
-	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) $(RAY_OPTS) \
+	$(call opt,SAMPLER,--sampler) $(call opt,PRUNER,--pruner) $(call opt,MATMUL,--matmul-backend) \
+	$(call opt,SPACE,--space) $(RAY_OPTS) \
 	$(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS)
 
-.PHONY: help venv lock compare report tune promote enjoy record bench lint test test-learning test-systems test-stats test-ray clean-venv
+.PHONY: help venv lock compare report tune promote enjoy record check-agent parity bench lint test test-learning test-systems test-stats test-ray clean-venv
 
 .DEFAULT_GOAL := help
 
@@ -98,6 +102,14 @@ enjoy: $(STAMP)
 record: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make record RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=1]" >&2; exit 2; }
 	$(BIN)/python -m harness record $(strip --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS))
+
+check-agent: $(STAMP)
+	@test -n "$(AGENT)" || { echo "usage: make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1]" >&2; exit 2; }
+	$(BIN)/python -m harness check-agent --agent $(AGENT) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(ARGS)
+
+parity: $(STAMP)
+	@test -n "$(AGENT)" || { echo "usage: make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]" >&2; exit 2; }
+	$(BIN)/python -m harness parity --agent $(AGENT) $(call opt,REFERENCE,--reference) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m harness $(strip bench $(call opt,MATMUL,--matmul-backend) $(ARGS))

@@ -63,6 +63,11 @@ class ScalarLogger(Protocol):
 class TD3:
     """The agent. ``env`` has a Box action space; actions are learned in [-1, 1] and rescaled."""
 
+    #: Its hyperparameters: ``TD3(env, TD3.Config(...), seed, device)``, the form any agent may take.
+    Config = TD3Config
+    num_timesteps: int
+    num_updates: int
+
     def __init__(
         self, env: gym.Env, config: TD3Config | None = None, seed: int = 0, device: str | torch.device = "cpu"
     ):
@@ -374,6 +379,49 @@ class TD3:
             # pending n-step window of the cut one is dropped rather than joined to it.
             self.nstep = NStepAccumulator(self.config.n_steps, self.config.gamma)
             self.episode_steps = 0
+
+    # ------------------------------------------------------------------ the parity kit's adapter
+    # (`python -m harness parity`: this update against SB3's TD3 on identical minibatches)
+    def _parity_networks(self) -> dict[str, torch.nn.Module]:
+        return {
+            "actor": self.actor.mu,
+            "actor_target": self.actor_target.mu,
+            "qf0": self.critic.qf0,
+            "qf0_target": self.critic_target.qf0,
+            "qf1": self.critic.qf1,
+            "qf1_target": self.critic_target.qf1,
+        }
+
+    def parity_load(self, weights: dict[str, list[torch.Tensor]]) -> None:
+        """Take every network's parameters, in order, from ``weights`` (SB3's layout)."""
+        with torch.no_grad():
+            for name, net in self._parity_networks().items():
+                for param, value in zip(net.parameters(), weights[name], strict=True):
+                    param.copy_(value)
+
+    def parity_update(self, batch: Any, generator: torch.Generator | None = None) -> None:
+        """One ``train`` step on the kit's batch (one-step transitions, uniform weights), its target noise
+        drawn from ``generator`` when one is given."""
+        own = self.noise_gen
+        self.noise_gen = generator or own
+        try:
+            self.train(
+                Batch(
+                    observations=batch.observations,
+                    actions=batch.actions,
+                    rewards=batch.rewards,
+                    next_observations=batch.next_observations,
+                    dones=batch.dones,
+                    discounts=torch.full_like(batch.rewards, self.config.gamma),
+                    weights=torch.ones_like(batch.rewards),
+                    indices=np.arange(len(batch.rewards)),
+                )
+            )
+        finally:
+            self.noise_gen = own
+
+    def parity_weights(self) -> dict[str, list[torch.Tensor]]:
+        return {name: [p.detach().clone() for p in net.parameters()] for name, net in self._parity_networks().items()}
 
 
 def _require_finite(loss: torch.Tensor, name: str, update: int) -> None:

@@ -1,9 +1,11 @@
-"""Our TD3 update against SB3's TD3.train and against the paper's formulas computed here by hand.
+"""Our TD3 update against SB3's TD3.train (through the parity kit any agent uses, harness.verify.parity)
+and against the paper's formulas computed here by hand.
 
 The batches are built to reveal faults: a quarter of their transitions are terminal (the
-``(1 - done)`` mask matters), their per-sample discounts differ (n-step returns), their
-importance weights differ (prioritized replay), the target noise clip binds on most samples,
-and the actor has two outputs. Each of these faults fails a test here (README, "Parity"):
+``(1 - done)`` mask matters), the target critics answer about 10 and 12 (the min of the two
+matters), the target noise clip binds on most samples and the actor has two outputs; in the
+update by hand, per-sample discounts differ (n-step returns) and importance weights differ
+(prioritized replay). Each of these faults fails a test here (README, "Parity"):
 min of the twin target critics replaced by max, no policy delay, a wrong noise clip, no
 target smoothing, the online critic in the target, no terminal mask, gamma instead of the
 per-sample discounts, the importance weights ignored, a wrong Polyak rate, the actor trained
@@ -11,18 +13,16 @@ on the second critic.
 """
 
 import copy
-from operator import attrgetter
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from stable_baselines3 import TD3 as SB3TD3
-from stable_baselines3.common.logger import configure
-from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from custom_td3 import TD3, TD3Config
 from custom_td3.replay import Batch
+from harness.agents import get_arm
+from harness.verify import parity
 
 ENV = "LunarLanderContinuous-v3"  # 8 observations, 2 actions
 UPDATES, BATCH, GAMMA = 100, 64, 0.98
@@ -47,31 +47,6 @@ def make_batch(rng: np.random.Generator, obs_dim: int, act_dim: int, n_step: boo
     )
 
 
-def sb3_and_ours(policy_delay: int, clip: float, tau: float):
-    env = gym.make(ENV)
-    kwargs = dict(
-        learning_rate=1e-3,
-        buffer_size=5000,
-        learning_starts=0,
-        batch_size=BATCH,
-        tau=tau,
-        gamma=GAMMA,
-        policy_delay=policy_delay,
-        target_policy_noise=0.2,
-        target_noise_clip=clip,
-    )
-    sb3 = SB3TD3("MlpPolicy", env, policy_kwargs={"net_arch": [32, 32]}, seed=0, **kwargs)
-    sb3.set_logger(configure(None, []))
-    lift_targets(sb3.critic_target)
-    ours = TD3(env, TD3Config(net_arch=(32, 32), **kwargs), seed=1)  # another seed: weights are copied below
-    ours.actor.mu.load_state_dict(sb3.actor.mu.state_dict())
-    ours.actor_target.mu.load_state_dict(sb3.actor_target.mu.state_dict())
-    for name in ("qf0", "qf1"):
-        getattr(ours.critic, name).load_state_dict(getattr(sb3.critic, name).state_dict())
-        getattr(ours.critic_target, name).load_state_dict(getattr(sb3.critic_target, name).state_dict())
-    return env, sb3, ours
-
-
 def lift_targets(critic_target: torch.nn.Module) -> None:
     """Target critics that answer about 10 and 12 rather than about 0: the discount, the terminal mask
     and the min of the two then change the target by whole units, not by the width of initial noise."""
@@ -80,50 +55,38 @@ def lift_targets(critic_target: torch.nn.Module) -> None:
         critic_target.qf1[-1].bias += 12.0
 
 
-def params(nets) -> dict[str, torch.Tensor]:
-    return {f"{i}.{k}": v.detach().clone() for i, net in enumerate(nets) for k, v in net.state_dict().items()}
-
-
 @pytest.mark.parametrize(
-    "policy_delay, clip, tau, n_step",
-    [(2, 0.5, 0.005, True), (1, 0.05, 0.005, False), (3, 0.05, 0.02, True)],
-    ids=["delay2-clip0.5-nstep", "delay1-clip0.05", "delay3-clip0.05-tau0.02-nstep"],
+    "case",
+    [
+        *parity.REFERENCES["sb3-td3"].cases,  # what `python -m harness parity --agent td3` runs
+        parity.Case(
+            "delay2-clip0.5",
+            {"policy_delay": 2, "target_policy_noise": 0.2, "target_noise_clip": 0.5, "tau": 0.005},
+            noise=True,
+        ),
+        parity.Case(
+            "delay1-clip0.05",
+            {"policy_delay": 1, "target_policy_noise": 0.2, "target_noise_clip": 0.05, "tau": 0.005},
+            noise=True,
+        ),
+        parity.Case(
+            "delay3-clip0.05-tau0.02",
+            {"policy_delay": 3, "target_policy_noise": 0.2, "target_noise_clip": 0.05, "tau": 0.02},
+            noise=True,
+        ),
+    ],
+    ids=["kit-noise-off", "kit-noise-on", "delay2-clip0.5", "delay1-clip0.05", "delay3-clip0.05-tau0.02"],
 )
-def test_100_updates_match_sb3(policy_delay, clip, tau, n_step, each_backend):
-    env, sb3, ours = sb3_and_ours(policy_delay, clip, tau)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    rng = np.random.default_rng(0)
-    batches = [make_batch(rng, obs_dim, act_dim, n_step, weighted=False) for _ in range(UPDATES)]
-    dones = torch.cat([b.dones for b in batches])
-    assert 0.2 < dones.mean() < 0.3  # terminals in every batch
-    if n_step:
-        assert len(torch.cat([b.discounts for b in batches]).unique()) == 3
-    feed = iter(
-        ReplayBufferSamples(b.observations, b.actions, b.next_observations, b.dones, b.rewards, b.discounts)
-        for b in batches
-    )
-    sb3.replay_buffer.sample = lambda *args, **kwargs: next(feed)
-    initial_actor = params([sb3.actor.mu])
-
-    torch.manual_seed(123)  # SB3 draws the target smoothing noise from torch's global generator
-    if clip < 0.2:  # the clip binds: most draws of N(0, 0.2) fall outside it
-        assert (torch.empty(10_000).normal_(0.0, 0.2).abs() > clip).float().mean() > 0.7
-        torch.manual_seed(123)
-    sb3.train(gradient_steps=UPDATES, batch_size=BATCH)
-    ours.noise_gen.manual_seed(123)
-    for b in batches:
-        ours.train(b)
-
-    nets = [
-        attrgetter(n)
-        for n in ("actor.mu", "actor_target.mu", "critic.qf0", "critic.qf1", "critic_target.qf0", "critic_target.qf1")
-    ]
-    theirs, mine = params([get(sb3) for get in nets]), params([get(ours) for get in nets])
-    assert sb3._n_updates == ours.num_updates == UPDATES
-    diff = max((theirs[k] - mine[k]).abs().max().item() for k in theirs)
-    assert diff < 1e-5
-    moved = max((theirs[k] - v).abs().max().item() for k, v in initial_actor.items())
-    assert moved > 1e-3  # not vacuous: the actor did change
+def test_100_updates_match_sb3(case, each_backend):
+    """The parity kit (harness.verify.parity): SB3's weights, 100 identical minibatches with terminals,
+    every network within 1e-5 of SB3's TD3 after them."""
+    [result] = parity.run(get_arm("td3"), "sb3-td3", UPDATES, 1e-5, cases=(case,))
+    assert not result.error and not result.skipped, result.rows()
+    assert result.updates == (UPDATES, UPDATES)
+    assert set(result.diffs) == {"actor", "actor_target", "qf0", "qf0_target", "qf1", "qf1_target"}
+    assert max(result.diffs.values()) < 1e-5, result.rows()
+    assert result.moved > 1e-3  # not vacuous: the actor did change
+    assert result.passed
 
 
 def test_one_update_by_hand_with_weights_discounts_and_terminals():

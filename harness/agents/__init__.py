@@ -1,54 +1,25 @@
 """The agents every study compares: the contract (``base``), adapters for Stable-Baselines3 and
 sb3-contrib (``sb3``) and the random floor (``random_policy``), and here the registry of arms.
-Adding an arm is one entry here; the runner has no per-arm branches."""
+Adding a built-in arm is one entry here; any other agent joins by import path or entry point
+(``external``) through the same ``Arm`` record. The runner has no per-arm branches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import sb3_contrib
 import stable_baselines3
 
 from custom_td3 import TD3, TD3Config
-from harness.agents import sb3
-from harness.agents.base import Agent, StepCallback
-from harness.agents.random_policy import RandomConfig, build_random, load_random
+from harness.agents import external, sb3
+from harness.agents.arm import Arm
+from harness.agents.base import Agent, Capabilities, StepCallback
+from harness.agents.random_policy import RandomAgent, RandomConfig, build_random, load_random
 from harness.config.schema import build_config
 from harness.config.variants import VARIANTS_FILE, Variant, load_variants
 from harness.errors import ConfigError, UsageError, suggest
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One algorithm as the harness knows it.
-
-    ``config_cls`` is its typed hyperparameter dataclass; ``zoo_algo`` names the rl-zoo3 file
-    whose tuned values seed its defaults (None: only the library defaults and hyperparams/);
-    ``build(env, config, seed, device)`` returns a ready Agent; ``library`` is the distribution
-    whose defaults the config mirrors (its version is recorded as a hyperparameter source).
-    A variant (hyperparams/variants.yml) is another arm's everything, with ``base`` naming that arm
-    (whose hyperparameter files and search space apply) and ``preset`` the values it sets.
-    """
-
-    name: str
-    description: str
-    config_cls: type
-    zoo_algo: str | None
-    build: Callable[[gym.Env, Any, int, str], Agent]
-    library: str
-    load: Callable[[Path, gym.Env, str], Agent]  # a saved model (run_dir/model.*) ready to act
-    sets_budget: bool = True  # False: the arm takes the env's budget from the others (a baseline)
-    base: str | None = None  # a variant's arm
-    preset: Mapping[str, Any] = field(default_factory=dict)  # a variant's settings
-
-    @property
-    def files(self) -> str:
-        """The name under which hyperparams/ holds this arm's files (a variant uses its arm's)."""
-        return self.base or self.name
 
 
 def build_our_td3(env: gym.Env, config: TD3Config, seed: int, device: str) -> TD3:
@@ -63,7 +34,18 @@ def load_our_td3(path: Path, env: gym.Env, device: str) -> TD3:
 ARMS: dict[str, Arm] = {
     arm.name: arm
     for arm in (
-        Arm("td3", "Our TD3 (custom_td3)", TD3Config, "td3", build_our_td3, "td3-harness", load_our_td3),
+        Arm(
+            "td3",
+            "Our TD3 (custom_td3)",
+            TD3Config,
+            "td3",
+            build_our_td3,
+            "td3-harness",
+            load_our_td3,
+            target=TD3,
+            agent_cls=TD3,
+            code_module="custom_td3",
+        ),
         Arm(
             "sb3-td3",
             "Stable-Baselines3 TD3",
@@ -72,6 +54,9 @@ ARMS: dict[str, Arm] = {
             sb3.builder(stable_baselines3.TD3),
             "stable-baselines3",
             sb3.loader(stable_baselines3.TD3),
+            target=stable_baselines3.TD3,
+            agent_cls=sb3.SB3Agent,
+            code_module="stable_baselines3",
         ),
         Arm(
             "sb3-ddpg",
@@ -81,6 +66,9 @@ ARMS: dict[str, Arm] = {
             sb3.builder(stable_baselines3.DDPG),
             "stable-baselines3",
             sb3.loader(stable_baselines3.DDPG),
+            target=stable_baselines3.DDPG,
+            agent_cls=sb3.SB3Agent,
+            code_module="stable_baselines3",
         ),
         Arm(
             "sb3-sac",
@@ -90,6 +78,9 @@ ARMS: dict[str, Arm] = {
             sb3.builder(stable_baselines3.SAC),
             "stable-baselines3",
             sb3.loader(stable_baselines3.SAC),
+            target=stable_baselines3.SAC,
+            agent_cls=sb3.SB3Agent,
+            code_module="stable_baselines3",
         ),
         Arm(
             "sb3-tqc",
@@ -99,6 +90,9 @@ ARMS: dict[str, Arm] = {
             sb3.builder(sb3_contrib.TQC),
             "sb3-contrib",
             sb3.loader(sb3_contrib.TQC),
+            target=sb3_contrib.TQC,
+            agent_cls=sb3.SB3Agent,
+            code_module="sb3_contrib",
         ),
         Arm(
             "sb3-crossq",
@@ -108,6 +102,9 @@ ARMS: dict[str, Arm] = {
             sb3.builder(sb3_contrib.CrossQ),
             "sb3-contrib",
             sb3.loader(sb3_contrib.CrossQ),
+            target=sb3_contrib.CrossQ,
+            agent_cls=sb3.SB3Agent,
+            code_module="sb3_contrib",
         ),
         Arm(
             "random",
@@ -118,6 +115,9 @@ ARMS: dict[str, Arm] = {
             "td3-harness",
             load_random,
             sets_budget=False,
+            target=RandomAgent,
+            agent_cls=RandomAgent,
+            code_module="harness.agents.random_policy",
         ),
     )
 }
@@ -157,16 +157,39 @@ def known_arms() -> dict[str, Arm]:
     return {**ARMS, **{name: variant_arm(v) for name, v in _variants().items()}}
 
 
+_EXTERNAL: dict[str, Arm] = {}
+
+
 def get_arm(name: str) -> Arm:
-    """The arm or variant called ``name``; UsageError listing the known ones otherwise."""
+    """The arm called ``name``: registered, a variant, an installed entry point (``td3_harness.arms``)
+    or an import path ``module:Name``; UsageError listing the known ones otherwise."""
     variants = _variants()
     if name in ARMS:
         return ARMS[name]
     variant = variants.get(name)
     if variant is not None:
         return variant_arm(variant)
-    known = known_arms()
-    raise UsageError(f"unknown algorithm '{name}'.{suggest(name, known)} Known: {', '.join(known)}")
+    if name not in _EXTERNAL:
+        _EXTERNAL[name] = _external_arm(name)
+    return _EXTERNAL[name]
 
 
-__all__ = ["ARMS", "Agent", "Arm", "StepCallback", "get_arm", "known_arms"]
+def _external_arm(name: str) -> Arm:
+    entry = external.entry_points().get(name)
+    if entry is not None:
+        origin = f"entry point {external.ENTRY_POINT_GROUP} {entry.name} = {entry.value}"
+        try:
+            obj = entry.load()
+        except Exception as exc:
+            raise UsageError(f"algorithm '{name}' ({origin}): cannot load it: {external.describe_error(exc)}") from None
+        return external.arm_from_object(name, obj, origin, ARMS.values())
+    if external.is_import_path(name):
+        return external.arm_from_object(name, external.import_object(name), f"import path {name}", ARMS.values())
+    known = {**known_arms(), **external.entry_points()}
+    raise UsageError(
+        f"unknown algorithm '{name}'.{suggest(name, known)} Known: {', '.join(known)}; "
+        "or name any agent by import path, module:Class (docs/agents.md)"
+    )
+
+
+__all__ = ["ARMS", "Agent", "Arm", "Capabilities", "StepCallback", "get_arm", "known_arms"]

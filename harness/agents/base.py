@@ -1,10 +1,26 @@
-"""The agent contract: what the runner needs from every arm, and nothing else."""
+"""The agent contract: what the runner needs from every arm, and nothing else.
+
+Required of every agent: ``learn``, ``predict``, ``num_timesteps``, ``save`` and, on its class, a
+``load(path, env, device)``. Optional capabilities are detected on the class (a method, a
+property, an attribute or a class-level annotation such as ``num_updates: int``) and stated in
+the plan; the runner asks ``Capabilities`` what an agent offers, never which arm it is:
+
+- ``num_updates``: gradient updates so far (evals.csv and the report show them; else blank),
+- ``state_dict``/``load_state_dict``: checkpoints, so a crashed run resumes (else it restarts from zero),
+- ``at_episode_boundary``: when a checkpoint resumes exactly (else any step is taken as one),
+- ``diagnose``: the cause of a divergence (else only a FloatingPointError from ``learn`` counts).
+
+An agent whose restored state does not continue bit for bit (SB3's: it saves no env state) says so
+with a class attribute ``resumes_exactly = False``; check-agent then checks that it continues.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -12,31 +28,47 @@ import numpy as np
 #: returning False stops training.
 StepCallback = Callable[[int], bool]
 
+#: What every agent must have: methods (``load`` a class- or static method) and the step counter.
+REQUIRED_METHODS = ("learn", "predict", "save", "load")
+REQUIRED_ATTRIBUTES = ("num_timesteps",)
+#: The optional capabilities, with what their absence means for a run (stated in the plan).
+OPTIONAL = {
+    "num_updates": "gradient updates are not counted",
+    "state_dict": "not checkpointed: a crashed run restarts from zero",
+    "at_episode_boundary": "checkpoints are taken at any step",
+    "diagnose": "divergence is seen only when learn() raises FloatingPointError",
+}
+
 
 class Agent(Protocol):
-    """One arm's learner, as the harness drives it."""
+    """One arm's learner, as the harness drives it (the required part of the contract)."""
 
     @property
     def num_timesteps(self) -> int:
         """Environment steps taken so far."""
 
-    @property
-    def num_updates(self) -> int:
-        """Gradient updates (critic steps) taken so far."""
-
     def learn(self, total_steps: int, callback: StepCallback) -> object:
         """Train until ``num_timesteps == total_steps`` (or the callback returns False); what it
-        returns is ignored (SB3 and our TD3 return the agent).
+        returns is ignored (SB3 and our TD3 return the agent). A later call with a larger total
+        continues where this one stopped.
 
         An agent that detects divergence itself raises FloatingPointError (custom_td3's
         TrainingDiverged is one): the run is then recorded as diverged, with the message as its cause.
         """
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Action for one unbatched observation."""
+        """Action for one unbatched observation, within the env's action bounds; ``obs`` is left unchanged."""
 
     def save(self, path: Path) -> Path:
         """Write the policy (enough to act) under ``path`` (suffix chosen by the arm); return the file."""
+
+
+class Checkpointable(Protocol):
+    """The optional capabilities (see the module docstring)."""
+
+    @property
+    def num_updates(self) -> int:
+        """Gradient updates (critic steps) taken so far."""
 
     @property
     def at_episode_boundary(self) -> bool:
@@ -46,10 +78,76 @@ class Agent(Protocol):
         """None while losses and parameters are finite; otherwise the cause, for status 'diverged'."""
 
     def state_dict(self) -> dict[str, Any]:
-        """The whole training state, picklable: networks, optimizers, replay buffer, RNGs, counters."""
+        """The whole training state, loadable with ``torch.load(weights_only=True)``: tensors, numpy
+        arrays, plain Python data (networks, optimizers, replay buffer, RNGs, counters)."""
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a ``state_dict()``; the next ``learn`` picks up where it stopped."""
+
+
+def _offers(cls: type, name: str) -> bool:
+    """Whether instances of ``cls`` have ``name``: a class attribute, method or property, or a
+    class-level annotation (``num_updates: int``) for a counter set in ``__init__``."""
+    return hasattr(cls, name) or any(name in getattr(k, "__annotations__", {}) for k in cls.__mro__)
+
+
+def missing_methods(cls: type) -> list[str]:
+    """The required names ``cls`` lacks (empty for an agent class)."""
+    return [n for n in (*REQUIRED_METHODS, *REQUIRED_ATTRIBUTES) if not _offers(cls, n)]
+
+
+def load_is_classmethod(cls: type) -> bool:
+    """``load`` can be called on the class (a classmethod or staticmethod), as enjoy/record do."""
+    return isinstance(inspect.getattr_static(cls, "load", None), (classmethod, staticmethod))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional capabilities one agent class offers."""
+
+    num_updates: bool = True
+    checkpoints: bool = True  # state_dict and load_state_dict
+    at_episode_boundary: bool = True
+    diagnose: bool = True
+
+    @classmethod
+    def of(cls, agent_cls: type) -> Capabilities:
+        return cls(
+            num_updates=_offers(agent_cls, "num_updates"),
+            checkpoints=_offers(agent_cls, "state_dict") and _offers(agent_cls, "load_state_dict"),
+            at_episode_boundary=_offers(agent_cls, "at_episode_boundary"),
+            diagnose=_offers(agent_cls, "diagnose"),
+        )
+
+    def lacking(self) -> list[str]:
+        """'name (what that means)' for every capability missing."""
+        flags = {
+            "num_updates": self.num_updates,
+            "state_dict": self.checkpoints,
+            "at_episode_boundary": self.at_episode_boundary,
+            "diagnose": self.diagnose,
+        }
+        return [f"{name} ({OPTIONAL[name]})" for name, offered in flags.items() if not offered]
+
+    def describe(self) -> str:
+        lacking = self.lacking()
+        return "all optional capabilities" if not lacking else "lacks " + "; ".join(lacking)
+
+    # What the runner asks of an agent, whatever its arm.
+    def updates(self, agent: Any) -> int | None:
+        return int(agent.num_updates) if self.num_updates else None
+
+    def boundary(self, agent: Any) -> bool:
+        return bool(agent.at_episode_boundary) if self.at_episode_boundary else True
+
+    def diagnosis(self, agent: Any) -> str | None:
+        return agent.diagnose() if self.diagnose else None
+
+    def checkpointable(self, agent: Any) -> Checkpointable:
+        """``agent`` as one with ``state_dict``/``load_state_dict`` (asked of agents that offer them)."""
+        if not self.checkpoints:
+            raise TypeError(f"{type(agent).__name__} has no state_dict/load_state_dict")
+        return cast(Checkpointable, agent)
 
 
 # Optional capabilities beyond the Protocol, detected with getattr (an arm without them still runs):

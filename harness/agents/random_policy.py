@@ -1,12 +1,15 @@
 """The uniform-random policy as an arm: the floor line of every comparison.
 
 It goes through the same runner and evaluation protocol as the learning arms (its training
-"episodes" are logged by the monitor too); it never learns, and its actions are random even
-when asked to be deterministic, which is what a random baseline means.
+"episodes" are logged by the monitor too); it never learns. Its actions are uniform random in the
+action bounds; asked for a deterministic action, it draws it from a generator seeded by its seed and
+the observation's bytes: a fixed random policy, so it keeps the contract (the same observation gets
+the same action, a saved and loaded one acts alike) and is still uniform random over episodes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,9 @@ class RandomConfig:
 
 
 class RandomAgent:
+    num_timesteps: int
+    num_updates: int
+
     def __init__(self, env: gym.Env, seed: int):
         self.env, self.seed = env, seed
         self.train_rng = np.random.default_rng(seed)  # actions while "training"
@@ -52,7 +58,10 @@ class RandomAgent:
                 break
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        return self._sample(self.eval_rng)
+        if not deterministic:
+            return self._sample(self.eval_rng)
+        key = np.frombuffer(hashlib.blake2b(np.ascontiguousarray(obs).tobytes(), digest_size=8).digest(), np.uint64)
+        return self._sample(np.random.default_rng([self.seed, int(key[0])]))
 
     def save(self, path: Path) -> Path:
         path = Path(path).with_suffix(".json")

@@ -10,8 +10,13 @@ batch normalization...) is declared here.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import inspect
 import io
 import random
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
@@ -200,11 +206,7 @@ def sb3_kwargs(config: OffPolicyCore, action_space: gym.Space[Any]) -> dict[str,
     unit = values.pop("train_freq_unit")
     values["train_freq"] = (values["train_freq"], unit)
     noise_type, std = values.pop("noise_type"), values.pop("noise_std")
-    n = int(np.prod(action_space.shape or (1,)))
-    noise_cls = {None: None, "normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[
-        noise_type
-    ]
-    values["action_noise"] = noise_cls(mean=np.zeros(n), sigma=std * np.ones(n)) if noise_cls else None
+    values["action_noise"] = _action_noise(noise_type, std, action_space)
     values["policy_kwargs"] = policy_kwargs
     return values
 
@@ -276,9 +278,14 @@ class _Forward(KVWriter):
 
 
 class SB3Agent:
-    """Adapter from an SB3 off-policy algorithm to the harness's Agent contract."""
+    """Adapter from an SB3 algorithm to the harness's Agent contract."""
 
-    def __init__(self, model: OffPolicyAlgorithm):
+    #: A resumed SB3 run starts a new episode (SB3 saves no env state) and does not store the
+    #: transition of the checkpoint's step: a valid run of its spec, not bit-identical to an
+    #: uninterrupted one (check-agent checks that it continues, not that it is identical).
+    resumes_exactly = False
+
+    def __init__(self, model: BaseAlgorithm):
         self.model = model
         self._logger: Any = None
         # Minibatches for the logged mean Q: drawn from their own generator, so logging leaves
@@ -328,10 +335,9 @@ class SB3Agent:
 
     @classmethod
     def build(
-        cls, algo_cls: type[OffPolicyAlgorithm], env: gym.Env, config: OffPolicyCore, seed: int, device: str
+        cls, algo_cls: type[BaseAlgorithm], env: gym.Env, config: Any, seed: int, device: str, kwargs: dict[str, Any]
     ) -> SB3Agent:
-        model = algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0, **sb3_kwargs(config, env.action_space))
-        return cls(model)
+        return cls(algo_cls("MlpPolicy", env, seed=seed, device=device, verbose=0, **kwargs))
 
     @property
     def num_timesteps(self) -> int:
@@ -388,7 +394,8 @@ class SB3Agent:
         states SB3 draws from. Resuming restarts the current episode (SB3 does not save env state)."""
         model, buffer = io.BytesIO(), io.BytesIO()
         self.model.save(model)
-        self.model.save_replay_buffer(buffer)
+        if isinstance(self.model, OffPolicyAlgorithm):
+            self.model.save_replay_buffer(buffer)
         return {
             "model": model.getvalue(),
             "replay_buffer": buffer.getvalue(),
@@ -398,7 +405,8 @@ class SB3Agent:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         algo_cls, env, device = type(self.model), self.model.get_env(), self.model.device
         self.model = algo_cls.load(io.BytesIO(state["model"]), env=env, device=device)
-        self.model.load_replay_buffer(io.BytesIO(state["replay_buffer"]))
+        if isinstance(self.model, OffPolicyAlgorithm):
+            self.model.load_replay_buffer(io.BytesIO(state["replay_buffer"]))
         if self._logger is not None:
             self.set_logger(self._logger)
         random.setstate(state["rng"]["python"])
@@ -406,19 +414,132 @@ class SB3Agent:
         torch.set_rng_state(state["rng"]["torch"])
 
 
-def builder(algo_cls: type[OffPolicyAlgorithm]) -> Callable[[gym.Env, OffPolicyCore, int, str], SB3Agent]:
-    """A function building a new ``algo_cls`` learner from a typed config, as an Agent."""
+def builder(
+    algo_cls: type[BaseAlgorithm], kwargs: Callable[[Any, gym.Space[Any]], dict[str, Any]] = sb3_kwargs
+) -> Callable[[gym.Env, Any, int, str], SB3Agent]:
+    """A function building a new ``algo_cls`` learner from a typed config, as an Agent; ``kwargs``
+    turns the config into the constructor's keyword arguments."""
 
-    def build(env: gym.Env, config: OffPolicyCore, seed: int, device: str) -> SB3Agent:
-        return SB3Agent.build(algo_cls, env, config, seed, device)
+    def build(env: gym.Env, config: Any, seed: int, device: str) -> SB3Agent:
+        return SB3Agent.build(algo_cls, env, config, seed, device, kwargs(config, env.action_space))
 
     return build
 
 
-def loader(algo_cls: type[OffPolicyAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
+def loader(algo_cls: type[BaseAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
     """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting."""
 
     def load(path: Path, env: gym.Env, device: str) -> SB3Agent:
         return SB3Agent(algo_cls.load(path, device=device))
 
     return load
+
+
+# ---------------------------------------------------------------- any SB3 algorithm class
+#: Constructor arguments that are not hyperparameters (the harness sets them) or are objects.
+NOT_HYPERPARAMETERS = frozenset(
+    (
+        "self",
+        "policy",
+        "env",
+        "seed",
+        "device",
+        "verbose",
+        "tensorboard_log",
+        "_init_setup_model",
+        "stats_window_size",
+        "action_noise",
+        "replay_buffer_class",
+        "replay_buffer_kwargs",
+        "rollout_buffer_class",
+        "rollout_buffer_kwargs",
+        "policy_kwargs",
+    )
+)
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain_type(annotation: Any, default: Any) -> Any:
+    """The part of a constructor argument's annotation that YAML can express (bool, int, float,
+    str, None), as one type; None when none of it can, or the default is not of it."""
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    kinds = tuple(a for a in (args or (annotation,)) if a in _PLAIN)
+    if not kinds and annotation is inspect.Parameter.empty and type(default) in _PLAIN:
+        kinds = (type(default),)
+    if type(default) not in kinds and not (type(default) is int and float in kinds):
+        return None
+    return functools.reduce(lambda a, b: a | b, kinds) if len(kinds) > 1 else kinds[0]
+
+
+@functools.cache
+def derived_config(algo_cls: type[BaseAlgorithm]) -> type:
+    """A typed config for any SB3 algorithm class: each constructor keyword argument with a plain
+    default (SB3's own), plus ``net_arch`` (through ``policy_kwargs``; null: the policy's default)
+    and, where the algorithm takes ``action_noise``, ``noise_type``/``noise_std`` as the
+    built-in SB3 arms have them. Instances pickle by the algorithm's import path, so run specs
+    travel to worker processes."""
+    signature = inspect.signature(algo_cls.__init__)
+    try:
+        hints = typing.get_type_hints(algo_cls.__init__)
+    except Exception:  # an annotation that does not resolve: judge by the defaults
+        hints = {}
+    specs: list[tuple[str, Any, Any]] = []
+    for name, p in signature.parameters.items():
+        if name in NOT_HYPERPARAMETERS or p.default is inspect.Parameter.empty or p.kind is not p.POSITIONAL_OR_KEYWORD:
+            continue
+        annotation = hints.get(name, p.annotation)
+        tp = _plain_type(inspect.Parameter.empty if isinstance(annotation, str) else annotation, p.default)
+        if tp is not None:
+            meta = {"help": f"{algo_cls.__name__}(..., {name}=...), SB3's default", "policy_kwarg": False}
+            specs.append((name, tp, dataclasses.field(default=p.default, metadata=meta)))
+    specs.append(
+        (
+            "net_arch",
+            tuple[int, ...] | None,
+            hp(None, "Hidden layer sizes (policy_kwargs net_arch); null: the policy's default", low=1, also=(None,)),
+        )
+    )
+    if "action_noise" in signature.parameters:
+        core = {f.name: f for f in dataclasses.fields(OffPolicyCore)}
+        for name in ("noise_type", "noise_std"):
+            specs.append(
+                (name, core[name].type, dataclasses.field(default=core[name].default, metadata=core[name].metadata))
+            )
+    path = f"{algo_cls.__module__}:{algo_cls.__qualname__}"
+    cls = dataclasses.make_dataclass(
+        f"{algo_cls.__name__}Config",
+        specs,
+        frozen=True,
+        namespace={
+            "__doc__": f"The keyword arguments of {path}'s constructor, as hyperparameters.",
+            "__reduce__": lambda self: (_rebuild_config, (path, dataclasses.asdict(self))),
+        },
+    )
+    cls.__module__ = __name__
+    return cls
+
+
+def _rebuild_config(path: str, values: dict[str, Any]) -> Any:
+    """Unpickle a derived config: the algorithm class named by ``path``, its config, the values."""
+    module, _, qualname = path.partition(":")
+    algo_cls = functools.reduce(getattr, qualname.split("."), importlib.import_module(module))
+    return derived_config(algo_cls)(**values)
+
+
+def derived_kwargs(config: Any, action_space: gym.Space[Any]) -> dict[str, Any]:
+    """The constructor's keyword arguments from a ``derived_config`` instance."""
+    values = dataclasses.asdict(config)
+    net_arch = values.pop("net_arch")
+    values["policy_kwargs"] = {"net_arch": list(net_arch)} if net_arch is not None else None
+    if "noise_type" in values:
+        noise_type, std = values.pop("noise_type"), values.pop("noise_std")
+        values["action_noise"] = _action_noise(noise_type, std, action_space)
+    return values
+
+
+def _action_noise(noise_type: str | None, std: float, action_space: gym.Space[Any]) -> Any:
+    n = int(np.prod(action_space.shape or (1,)))
+    noise_cls = {None: None, "normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[
+        noise_type
+    ]
+    return noise_cls(mean=np.zeros(n), sigma=std * np.ones(n)) if noise_cls else None

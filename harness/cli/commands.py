@@ -106,12 +106,13 @@ def cmd_hyperparams(args: argparse.Namespace) -> int:
     from harness.config.schema import describe
 
     arm = get_arm(args.arm)
-    print(f"{arm.name}: {arm.description} ({arm.config_cls.__name__})")
+    print(f"{arm.name}: {arm.description} ({arm.config_cls.__qualname__}; {arm.origin})")
     for name, accepted, default, text in describe(arm.config_cls):
         print(f"  {name:<20} {text}. Accepts {accepted}; library default {default!r}")
     if args.env:
         resolved = resolve(arm, args.env)
-        print(f"\nOn {args.env} (n_timesteps {resolved.n_timesteps:,}), from {' + '.join(resolved.sources)}:")
+        budget = f"n_timesteps {resolved.n_timesteps:,}" if resolved.n_timesteps else "no n_timesteps of its own"
+        print(f"\nOn {args.env} ({budget}), from {' + '.join(resolved.sources)}:")
         for key, value in vars(resolved.config).items():
             print(f"  {key:<20} {value!r}")
     return 0

@@ -21,6 +21,8 @@ COMMANDS = {
     "record": ("harness.cli.commands", "cmd_record"),
     "bench": ("harness.cli.commands", "cmd_bench"),
     "reference-scores": ("harness.cli.commands", "cmd_reference_scores"),
+    "check-agent": ("harness.cli.verify", "cmd_check_agent"),
+    "parity": ("harness.cli.verify", "cmd_parity"),
 }
 
 

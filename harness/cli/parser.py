@@ -19,6 +19,8 @@ commands:
   tune              an Optuna study for one arm on one env (its best values feed compare)
   promote           make a tuning study's best values the ones compare --hp-set tuned reads
   hyperparams       an arm's hyperparameters, accepted values and resolved values
+  check-agent       does an agent keep the contract a study relies on? (one row per check)
+  parity            does a TD3-family agent's update compute what SB3's TD3 or DDPG computes?
   enjoy, record     watch a saved model act (returns; mp4 and GIF)
   bench             env steps/s of our TD3 against SB3's TD3 on identical work
   reference-scores  measure a uniform-random policy's score with the evaluation protocol"""
@@ -68,7 +70,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         from harness.agents import known_arms
 
         arms = {name: arm.description for name, arm in known_arms().items()}
-    known = ", ".join(arms) or "see `python -m harness compare --help`"
+    known = (", ".join(arms) or "see `python -m harness compare --help`") + (
+        ", or any agent by import path module:Class (docs/agents.md)"
+    )
 
     # No abbreviations: "--hp" must never silently mean "--hp-file".
     parser = argparse.ArgumentParser(prog="python -m harness", description=DESCRIPTION, allow_abbrev=False)
@@ -87,7 +91,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
             for p in PRESETS.values()
         )
         + "\n\nArms:\n"
-        + "\n".join(f"  {name:<10} {text}" for name, text in arms.items()),
+        + "\n".join(f"  {name:<10} {text}" for name, text in arms.items())
+        + "\n  module:Class   any agent by import path, e.g. examples.cleanrl_td3:TD3, or an installed\n"
+        "                 entry point of the group td3_harness.arms (docs/agents.md)",
     )
     c.add_argument(
         "--env",
@@ -316,6 +322,34 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         "--episodes", type=positive_int, default=1, help="episodes in the mp4 (default 1; the GIF shows the first)"
     )
     v.add_argument("--out", type=Path, help="output folder (default: <run>/videos)")
+
+    ca = sub.add_parser(
+        "check-agent",
+        allow_abbrev=False,
+        help="check that an agent keeps the contract a study relies on: one row per check; exit 1 if a required "
+        "one fails",
+    )
+    ca.add_argument("--agent", required=True, help=f"the arm to check: {known}")
+    ca.add_argument(
+        "--env", default="Pendulum-v1", help="env of the checks besides the Box shapes (default Pendulum-v1)"
+    )
+    ca.add_argument(
+        "--learning", action="store_true", help="also train on Pendulum-v1 for --steps and beat the random floor"
+    )
+    ca.add_argument("--steps", type=positive_int, default=10_000, help="with --learning: env steps (default 10,000)")
+    ca.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device (default cpu)")
+
+    pa = sub.add_parser(
+        "parity",
+        allow_abbrev=False,
+        help="feed a TD3-family agent and SB3's TD3 or DDPG identical minibatches and compare their networks",
+    )
+    pa.add_argument("--agent", required=True, help="the agent (it implements the parity adapter, docs/agents.md)")
+    pa.add_argument("--reference", choices=["sb3-td3", "sb3-ddpg"], default="sb3-td3", help="default sb3-td3")
+    pa.add_argument("--updates", type=positive_int, default=100, help="updates on identical minibatches (default 100)")
+    pa.add_argument(
+        "--threshold", type=float, default=1e-5, help="largest accepted parameter difference (default 1e-5)"
+    )
 
     h = sub.add_parser(
         "hyperparams", allow_abbrev=False, help="list an arm's hyperparameters, accepted values and resolved values"

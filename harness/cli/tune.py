@@ -22,6 +22,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from harness.agents import get_arm
     from harness.config import search
     from harness.config.resolve import parse_override
+    from harness.config.schema import learning_starts
     from harness.run.envs import resolve_env_id
     from harness.tuning import tune
 
@@ -58,7 +59,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(
         f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
         f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
-        f"pruner {spec.pruner} (never before a run's first gradient update, step {base.config.learning_starts:,} "
+        f"pruner {spec.pruner} (never before a run's first gradient update, step {learning_starts(base.config):,} "
         "at the earliest)",
         flush=True,
     )

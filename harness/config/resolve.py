@@ -13,8 +13,10 @@ Layers, later ones winning:
    variant takes its arm's sections, then its own),
 6. ``--hp key=value`` on the command line (every arm).
 
-``n_timesteps`` (the env's full budget) may be set at layers 2-4; everything else must be a
-field of the arm's config.
+``n_timesteps`` (the env's full budget) may be set at any layer but the first; everything else must
+be a field of the arm's config. An arm without rl-zoo3 values (one named by import path) starts from
+its config's defaults alone and may leave ``n_timesteps`` unset: it then takes the env's budget from
+the other arms of its study (``harness.study.spec``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class Resolved:
     """An arm's configuration for one env, with where each layer came from."""
 
     config: Any
-    n_timesteps: int
+    n_timesteps: int | None  # None: no source sets the env's full budget (an arm without rl-zoo3 values or a file)
     sources: tuple[str, ...]
 
 
@@ -118,11 +120,12 @@ def resolve(
         sources.append(where)
     else:
         defaults = _section(project, "defaults", str(path))
-        if not defaults:
+        if defaults:
+            where = f"{_rel(path)} [defaults]"
+            config, n_timesteps = _apply(arm, config, defaults, where, None)
+            sources.append(where)
+        elif arm.zoo_algo:
             raise ConfigError(f"{path}: env {name} is not in rl-zoo3 and the file has no 'defaults' section")
-        where = f"{_rel(path)} [defaults]"
-        config, n_timesteps = _apply(arm, config, defaults, where, None)
-        sources.append(where)
 
     for key in ("all", name):
         own = _section(project, key, str(path))
@@ -165,7 +168,7 @@ def resolve(
         config, n_timesteps = _apply(arm, config, dict(overrides), "--hp", n_timesteps)
         sources.append("--hp " + " ".join(f"{k}={v}" for k, v in overrides.items()))
 
-    if n_timesteps is None:
+    if n_timesteps is None and arm.zoo_algo:
         raise ConfigError(f"{path}: no n_timesteps for env {name} in any source")
     return Resolved(config, n_timesteps, tuple(sources))
 

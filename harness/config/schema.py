@@ -90,7 +90,9 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is tuple:
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(tp)))
+    if origin in (tuple, list):
         item = typing.get_args(tp)[0]
         names = {int: "integers", float: "floats", str: "strings"}
         return "a list of " + names.get(item, "lists" if typing.get_origin(item) is tuple else str(item))
@@ -119,10 +121,14 @@ def _coerce(value: Any, tp: Any) -> Any:
         if value is None:
             return None
         raise TypeError
-    if origin is tuple:
+    if origin is typing.Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise TypeError
+    if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise TypeError
-        return tuple(_coerce(v, typing.get_args(tp)[0]) for v in value)
+        return origin(_coerce(v, typing.get_args(tp)[0]) for v in value)
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -157,7 +163,7 @@ def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | 
     for key, raw in _expand_compound(cls, values, where).items():
         if key not in known:
             raise ConfigError(
-                f"{where}: unknown hyperparameter '{key}' for {cls.__name__}.{suggest(key, known)} "
+                f"{where}: unknown hyperparameter '{key}' for {cls.__qualname__}.{suggest(key, known)} "
                 f"Accepted keys: {', '.join(known)}"
             )
         f, tp = known[key]
@@ -174,6 +180,34 @@ def build_config(cls: type[C], values: Mapping[str, Any], where: str, base: C | 
         return cls(**data)
     except ValueError as exc:  # a dataclass that validates itself in __post_init__
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def field_default(f: dataclasses.Field) -> Any:
+    """A field's default (from its default_factory if it has one); dataclasses.MISSING if it has none."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    factory = f.default_factory
+    return factory() if callable(factory) else dataclasses.MISSING
+
+
+def check_schema(cls: type, where: str) -> None:
+    """ConfigError unless every field of dataclass ``cls`` has a default that files can also write:
+    a type of bool, int, float, str, None, tuples or lists of them, a Literal, or unions of these."""
+    try:
+        known = fields_of(cls)
+    except Exception as exc:  # an annotation that does not resolve
+        raise ConfigError(f"{where}: its field types cannot be resolved ({type(exc).__name__}: {exc})") from None
+    for name, (f, tp) in known.items():
+        default = field_default(f)
+        if default is dataclasses.MISSING:
+            raise ConfigError(f"{where}: field '{name}' has no default; every hyperparameter needs one")
+        try:
+            _coerce(default, tp)
+        except TypeError:
+            raise ConfigError(
+                f"{where}: field '{name}: {tp}' = {default!r} is not a type hyperparameter files can write; "
+                "accepted: bool, int, float, str, None, tuple[...] or list[...] of them, Literal[...], or unions of these"
+            ) from None
 
 
 def _expand_compound(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -202,6 +236,17 @@ def _expand_compound(cls: type, values: Mapping[str, Any], where: str) -> dict[s
     return out
 
 
+def has_learning_starts(config: Any) -> bool:
+    """Whether the config has ``learning_starts`` (steps of random actions before learning), which
+    budgets scale; an arm's own config may leave it out."""
+    return any(f.name == "learning_starts" for f in dataclasses.fields(config))
+
+
+def learning_starts(config: Any) -> int:
+    """The config's ``learning_starts``, 0 for a config without one."""
+    return int(config.learning_starts) if has_learning_starts(config) else 0
+
+
 def as_plain(config: Any) -> dict[str, Any]:
     """The config as plain YAML/JSON-ready data (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
@@ -209,4 +254,4 @@ def as_plain(config: Any) -> dict[str, Any]:
 
 def describe(cls: type) -> list[tuple[str, str, Any, str]]:
     """(name, accepted, default, help) for every field: the reference table in docs and --help."""
-    return [(n, accepted(f, tp), f.default, f.metadata.get("help", "")) for n, (f, tp) in fields_of(cls).items()]
+    return [(n, accepted(f, tp), field_default(f), f.metadata.get("help", "")) for n, (f, tp) in fields_of(cls).items()]

@@ -124,7 +124,7 @@ class EvalLog:
     def append(
         self,
         step: int,
-        updates: int,
+        updates: int | None,
         wall_s: float,
         eval_s: float,
         returns: np.ndarray,
@@ -132,7 +132,13 @@ class EvalLog:
         values: Sequence[float] = (),
     ) -> None:
         """One evaluation; ``values`` are the ``VALUE_COLUMNS`` when the log has them."""
-        row = [step, updates, f"{wall_s:.3f}", f"{eval_s:.3f}", f"{float(np.mean(returns)):.6g}"]
+        row = [
+            step,
+            "" if updates is None else updates,
+            f"{wall_s:.3f}",
+            f"{eval_s:.3f}",
+            f"{float(np.mean(returns)):.6g}",
+        ]
         row += [f"{r:.6g}" for r in returns]
         row += [f"{v:.6g}" for v in values]
         with open(self.run_dir / "evals.csv", "a", newline="") as fh:

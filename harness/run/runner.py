@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import torch
 from stable_baselines3.common.utils import set_random_seed
 
-from harness.agents import get_arm
+from harness.agents import Agent, Arm, get_arm
 from harness.config.schema import as_plain
 from harness.run import checkpoint, matmul, provenance, rundir
 from harness.run.diagnostics import RunDiagnostics
@@ -97,7 +98,7 @@ def supersede(spec: RunSpec, results_root: Path) -> Path:
 
 
 #: Called after every evaluation with (env step, mean return, gradient updates so far); may raise to stop the run.
-EvalHook = Callable[[int, float, int], None]
+EvalHook = Callable[[int, float, int | None], None]
 #: Called after every checkpoint is written with (run directory, env step): e.g. to copy it off the machine.
 CheckpointHook = Callable[[Path, int], None]
 
@@ -223,6 +224,7 @@ def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
         },
         "spec_hash": spec.spec_hash(),
         "status": rundir.STATUS_RUNNING,
+        "agent": dict(spec.agent_code),
         "versions": provenance.package_versions(),
         "git": provenance.git_state(),
         "host": provenance.host_info(),
@@ -287,14 +289,12 @@ def _train(
     runner_state: dict[str, Any] = (
         saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
     )
-    set_random_seed(spec.seed)
     rundir.truncate_monitor(run_dir, runner_state["monitor_rows"])
-    env = make_env(spec.env_id, monitor_dir=run_dir, append=saved is not None)
-    env.action_space.seed(spec.seed)
-    env.reset(seed=spec.seed)
-    agent = get_arm(spec.arm).build(env, spec.config, spec.seed, spec.device)
+    arm = get_arm(spec.arm)
+    caps = arm.capabilities  # what the agent offers beyond the required contract
+    env, agent = start_agent(arm, spec.env_id, spec.config, spec.seed, spec.device, run_dir, saved is not None)
     if saved:
-        agent.load_state_dict(saved["agent"])
+        caps.checkpointable(agent).load_state_dict(saved["agent"])
     diagnostics = RunDiagnostics(spec, run_dir, agent, env, resumed_at=runner_state.get("step") if saved else None)
     evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed, extend_by=diagnostics.extend_by)
     log = rundir.EvalLog(
@@ -311,7 +311,7 @@ def _train(
         clock.eval_s += time.perf_counter() - t0
         clock.last_return = float(returns.mean())
         values = bias.row() if bias is not None else ()
-        log.append(step, agent.num_updates, clock.elapsed(), clock.eval_s, returns, lengths, values)
+        log.append(step, caps.updates(agent), clock.elapsed(), clock.eval_s, returns, lengths, values)
         diagnostics.evaluated(step, returns, lengths, bias)
         report(
             {
@@ -324,17 +324,17 @@ def _train(
         )
         check(step)
         if on_eval is not None:
-            on_eval(step, clock.last_return, agent.num_updates)
+            on_eval(step, clock.last_return, caps.updates(agent))
 
     def check(step: int) -> None:
-        cause = agent.diagnose()
+        cause = caps.diagnosis(agent)
         if cause is not None:
             raise _Divergence(step, cause)
 
     def save_checkpoint(step: int) -> None:
         total = clock.elapsed()
         state = {
-            "agent": agent.state_dict(),
+            "agent": caps.checkpointable(agent).state_dict(),
             "runner": {
                 "eval_rows": len(log),
                 "monitor_rows": rundir.monitor_rows(run_dir),
@@ -355,7 +355,12 @@ def _train(
         elif step % DIAGNOSE_EVERY == 0:
             check(step)
         diagnostics.on_step(step, clock.eval_s)
-        if clock.checkpoint_due(step, policy) and step < budget.total_steps and agent.at_episode_boundary:
+        if (
+            caps.checkpoints
+            and clock.checkpoint_due(step, policy)
+            and step < budget.total_steps
+            and caps.boundary(agent)
+        ):
             save_checkpoint(step)
         if clock.report_due():
             report(
@@ -387,7 +392,7 @@ def _train(
     train_s = wall - clock.eval_s
     return {
         "env_steps": agent.num_timesteps,
-        "updates": agent.num_updates,
+        "updates": caps.updates(agent),
         "wall_s": wall,
         "train_s": train_s,
         "eval_s": clock.eval_s,
@@ -396,6 +401,18 @@ def _train(
         "model": model.name,
         "critic": diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
     }
+
+
+def start_agent(
+    arm: Arm, env_id: str, config: Any, seed: int, device: str, monitor_dir: Path | None = None, append: bool = False
+) -> tuple[gym.Env, Agent]:
+    """A run's training env and agent, seeded as every run seeds them: the global RNGs, the env's
+    action space and its first reset take ``seed``, then the arm builds its agent on that env."""
+    set_random_seed(seed)
+    env = make_env(env_id, monitor_dir=monitor_dir, append=append)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    return env, arm.build(env, config, seed, device)
 
 
 def _now() -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ class RunSpec:
     matmul_backend: str = "default"
     #: Write TensorBoard event files into the run directory (harness.run.tblog); not part of the identity.
     tensorboard: bool = True
+    #: Where the agent's code came from (harness.run.provenance.agent_code); its ``identity`` is part
+    #: of the run's: changed agent code is a changed run.
+    agent_code: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:
@@ -79,6 +83,7 @@ class RunSpec:
             "hyperparameters": as_plain(self.config),
             "device": self.device,
             "eval_seed": self.eval_seed,
+            "agent_code": self.agent_code.get("identity"),
         }
 
     def spec_hash(self) -> str:
@@ -90,18 +95,45 @@ class RunSpec:
         A run recorded before a hyperparameter existed ran with that hyperparameter's default
         (a new option never changes what its default does), so keys missing from the record
         take the config's defaults: adding an option to an arm keeps its finished runs valid
-        and its unfinished ones resumable.
+        and its unfinished ones resumable. Runs recorded before the agent's code was part of the
+        identity are taken to have run this code.
         """
         if meta is None:
             return False
         if meta.get("spec_hash") == self.spec_hash():
             return True
+        recorded = self._recorded(meta)
+        return recorded is not None and _hash(recorded) == self.spec_hash()
+
+    def _recorded(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+        """The identity ``meta`` records, completed as ``matches`` explains; None if it has none."""
         recorded = meta.get("spec")
         if not isinstance(recorded, dict) or not isinstance(recorded.get("hyperparameters"), dict):
-            return False
+            return None
         identity = {key: recorded.get(key) for key in self.identity()}
         identity["hyperparameters"] = {**as_plain(type(self.config)()), **recorded["hyperparameters"]}
-        return _hash(identity) == self.spec_hash()
+        if "agent_code" not in recorded:
+            identity["agent_code"] = self.agent_code.get("identity")
+        return identity
+
+    def differences(self, meta: dict[str, Any] | None) -> list[str]:
+        """What differs between this run and the one ``meta`` records, in words: 'agent code
+        (source 1a2b... -> 3c4d...)', 'hyperparameters (gamma)', 'budget'...; empty if it matches."""
+        recorded = self._recorded(meta) if meta is not None else None
+        if recorded is None:
+            return ["no readable spec"] if meta is not None else []
+        mine, out = self.identity(), []
+        for key, value in mine.items():
+            if _hash(recorded[key]) == _hash(value):
+                continue
+            if key == "agent_code":
+                out.append(f"agent code ({recorded[key]} -> {value})")
+            elif key == "hyperparameters":
+                changed = sorted(k for k in {*value, *recorded[key]} if value.get(k) != recorded[key].get(k))
+                out.append(f"hyperparameters ({', '.join(changed)})")
+            else:
+                out.append(key.replace("_", " "))
+        return out
 
 
 def _hash(identity: dict[str, Any]) -> str:

@@ -49,7 +49,7 @@ def load_run(run_dir: Path, render_mode: str | None = None):
     step, path = newest
     config: Any = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
     agent = arm.build(env, config, spec["seed"], "cpu")
-    agent.load_state_dict(checkpoint.load(path)["agent"])
+    arm.capabilities.checkpointable(agent).load_state_dict(checkpoint.load(path)["agent"])
     meta["watched"] = f"checkpoint at step {step:,} (no final model yet, status {meta.get('status')})"
     return agent, env, meta
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.agents import get_arm
+from harness.config.schema import has_learning_starts, learning_starts
 from harness.run import matmul
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
@@ -35,7 +36,9 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
     """Train ``spec``'s arm for about ``seconds`` after a short random phase, and time each phase."""
     torch.set_num_threads(threads)
     matmul.apply(spec.matmul_backend)  # estimates follow the study's backend
-    config = dataclasses.replace(spec.config, learning_starts=RANDOM_STEPS)
+    config = spec.config
+    if has_learning_starts(config):
+        config = dataclasses.replace(config, learning_starts=RANDOM_STEPS)
     t_setup = time.perf_counter()
     env = make_env(spec.env_id)
     agent = get_arm(spec.arm).build(env, config, spec.seed, spec.device)
@@ -68,7 +71,7 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
 
 def run_seconds(spec: RunSpec, rates: Rates) -> float:
     """Estimated wall-clock of one run: random phase, training phase, and evaluations at most."""
-    b, ls = spec.budget, min(spec.config.learning_starts, spec.budget.total_steps)
+    b, ls = spec.budget, min(learning_starts(spec.config), spec.budget.total_steps)
     eval_steps = len(b.eval_steps()) * b.eval_episodes * rates.episode_steps
     return rates.setup_s + ls / rates.random + (b.total_steps - ls) / rates.train + eval_steps / rates.predict
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.agents import get_arm
+from harness.config.schema import has_learning_starts
 from harness.errors import UsageError
 from harness.fmt import fmt_duration
-from harness.run import matmul, runner
+from harness.run import matmul, rundir, runner
 from harness.run.envs import make_env
 from harness.run.spec import RunSpec
 from harness.study import calibrate
@@ -112,15 +114,20 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
         )
         for arm in s.arms:
             spec = next(x for x in plan.runs if x.env_id == r.env_id and x.arm == arm)
-            lines.append(
-                f"    {arm}: learning_starts {spec.learning_starts_configured:,} -> "
-                f"{spec.config.learning_starts:,}; hyperparameters from {' + '.join(spec.hp_sources[1:])}"
+            starts = (
+                f"learning_starts {spec.learning_starts_configured:,} -> {spec.config.learning_starts:,}"
+                if has_learning_starts(spec.config)
+                else "no learning_starts"
             )
-            if spec.config.learning_starts >= b.total_steps:
+            lines.append(
+                f"    {arm}: {starts}; hyperparameters from {' + '.join(spec.hp_sources[1:] or spec.hp_sources)}"
+            )
+            if has_learning_starts(spec.config) and spec.config.learning_starts >= b.total_steps:
                 lines.append(
                     f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "
                     f"below the budget ({b.total_steps:,} steps): it will act randomly and never learn"
                 )
+    lines += describe_arms(plan, results_root)
     lines.append(
         f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)"
     )
@@ -135,6 +142,35 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
             f"  estimate: about {fmt_duration(total)} wall-clock ({fmt_duration(cpu)} of run time; "
             f"calibrated: {rate_text}; evaluation counted at full episode length)"
         )
+    return lines
+
+
+def describe_arms(plan: Plan, results_root: Path) -> list[str]:
+    """Per arm: where it and its code come from, which optional capabilities its agent offers
+    (and what a missing one means for its runs); then why runs are superseded, e.g. changed agent code."""
+    lines = ["  arms:"]
+    for name in plan.study.arms:
+        arm = get_arm(name)
+        code = next(r.agent_code for r in plan.runs if r.arm == name)
+        where = ", ".join(
+            str(x)
+            for x in (
+                code.get("module_file"),
+                (code.get("git") or {}).get("commit", "") and f"git {code['git']['commit'][:10]}",
+            )
+            if x
+        )
+        lines.append(
+            f"    {name}: {arm.origin}; code {code.get('identity')}{f' ({where})' if where else ''}; "
+            f"{arm.capabilities.describe()}"
+        )
+    reasons = Counter(
+        (r.arm, "; ".join(r.differences(rundir.read_meta(r.run_dir(results_root)))) or "another spec")
+        for r in plan.runs
+        if plan.actions[r.key] == "supersede"
+    )
+    for (name, why), n in reasons.items():
+        lines.append(f"  superseded: {n} run(s) of {name}, changed: {why} (old runs moved to superseded/, run again)")
     return lines
 
 

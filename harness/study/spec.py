@@ -10,7 +10,9 @@ from typing import Any
 
 from harness.agents import get_arm
 from harness.config import HYPERPARAMS_DIR, env_name, resolve
+from harness.config.schema import has_learning_starts, learning_starts
 from harness.errors import UsageError
+from harness.run import provenance
 from harness.run.spec import RunSpec
 from harness.study.budget import PRESETS, make_budget
 
@@ -37,16 +39,18 @@ class StudySpec:
         """All runs, env-major then arm then seed; every arm on an env gets the same Budget.
 
         The env's full budget is the largest ``n_timesteps`` among the arms (baselines such as
-        ``random`` do not vote), so no arm is cut short; each arm's learning_starts is scaled by
-        the budget's fraction.
+        ``random``, and arms whose sources set none, do not vote), so no arm is cut short; each
+        arm's learning_starts, where its config has one, is scaled by the budget's fraction.
         """
         if self.budget not in PRESETS:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
+        arms = {a: get_arm(a) for a in self.arms}
+        code = {a: provenance.agent_code(arm.code_module, arm.target) for a, arm in arms.items()}
         runs = []
         for env_id in self.envs:
             resolved = {
                 a: resolve.resolve(
-                    get_arm(a),
+                    arm,
                     env_id,
                     self.hp_files,
                     self.hp_overrides,
@@ -54,20 +58,49 @@ class StudySpec:
                     tuned=self.hp_set == "tuned",
                     tuned_dir=self.tuned_dir,
                 )
-                for a in self.arms
+                for a, arm in arms.items()
             }
-            voters = [r.n_timesteps for a, r in resolved.items() if get_arm(a).sets_budget]
-            full = max(voters or [r.n_timesteps for r in resolved.values()])
-            budget = make_budget(self.budget, full, self.steps, self.eval_freq, self.eval_episodes)
+            budget = make_budget(
+                self.budget, self._full_steps(env_id, resolved, arms), self.steps, self.eval_freq, self.eval_episodes
+            )
             for arm, r in resolved.items():
-                configured = r.config.learning_starts
-                scaled = round(configured * budget.learning_starts_scale)
-                config = dataclasses.replace(r.config, learning_starts=scaled)
+                configured = learning_starts(r.config)
+                config = r.config
+                if has_learning_starts(config):
+                    config = dataclasses.replace(
+                        config, learning_starts=round(configured * budget.learning_starts_scale)
+                    )
                 for seed in self.seeds:
                     runs.append(
-                        RunSpec(self.name, arm, env_id, seed, budget, config, r.sources, configured, self.device)
+                        RunSpec(
+                            self.name,
+                            arm,
+                            env_id,
+                            seed,
+                            budget,
+                            config,
+                            r.sources,
+                            configured,
+                            self.device,
+                            agent_code=code[arm],
+                        )
                     )
         return runs
+
+    def _full_steps(self, env_id: str, resolved: Mapping[str, resolve.Resolved], arms: Mapping[str, Any]) -> int:
+        """The env's full budget: the largest n_timesteps of the arms that set the budget, else of any
+        arm; with none set (only arms without rl-zoo3 values or files), --steps stands for it."""
+        voters = [r.n_timesteps for a, r in resolved.items() if arms[a].sets_budget and r.n_timesteps]
+        voters = voters or [r.n_timesteps for r in resolved.values() if r.n_timesteps]
+        if voters:
+            return max(voters)
+        if self.steps is not None:
+            return self.steps
+        raise UsageError(
+            f"no arm of this study sets a full budget for {env_name(env_id)} (arms without rl-zoo3 values read "
+            f"n_timesteps from hyperparams/<arm>.yml or an HP file): set one there, add an arm that has one "
+            f"(td3, sb3-td3), or give STEPS=N (--steps)"
+        )
 
 
 def default_study_name(envs: Sequence[str], budget: str, steps: int | None) -> str:

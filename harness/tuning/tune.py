@@ -32,7 +32,7 @@ from optuna.trial import TrialState
 from harness.agents import get_arm
 from harness.config import search
 from harness.config import tuned as tuned_file
-from harness.config.schema import as_plain, build_config
+from harness.config.schema import as_plain, build_config, learning_starts
 from harness.errors import UsageError
 from harness.run import matmul, rundir, runner
 from harness.run.provenance import git_state, package_versions
@@ -157,8 +157,10 @@ def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
         for k, seed in enumerate(seeds):
             run = dataclasses.replace(base, study=trial_study(spec, trial.number), seed=seed, config=config)
 
-            def report(step: int, value: float, updates: int, first: bool = k == 0) -> None:
-                if first and updates > 0:  # before its first update a run's policy says nothing of its settings
+            def report(step: int, value: float, updates: int | None, first: bool = k == 0) -> None:
+                # Before its first update a run's policy says nothing of its settings (an agent that
+                # counts no updates is judged from the pruner's warm-up on).
+                if first and (updates is None or updates > 0):
                     trial.report(value, step)
                     if trial.should_prune():
                         raise optuna.TrialPruned(f"pruned at step {step} with return {value:.1f}")
@@ -181,7 +183,7 @@ def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.St
         direction="maximize",
         sampler=make_sampler(spec.sampler, spec.seed + worker),
         load_if_exists=True,
-        pruner=make_pruner(spec.pruner, base.config.learning_starts),
+        pruner=make_pruner(spec.pruner, learning_starts(base.config)),
     )
 
 

@@ -1,0 +1,343 @@
+"""``check-agent``: does an agent keep the contract the runner relies on? One row per check.
+
+Each check names what the runner needs and fails with the reason when the agent does not give it:
+actions of the env's shape within its bounds (on several Box shapes and bounds, not only
+[-1, 1]), a deterministic ``predict`` that repeats itself and leaves its observation alone, an
+exact budget with every step seen by the callback (and a callback's False obeyed), the same
+evaluation returns from the same seed and others from another, a saved and loaded agent that acts
+as the original, and, where ``state_dict`` is offered, a run restored at an episode boundary that
+ends as the uninterrupted one. ``learning=True`` adds a short training run on Pendulum-v1 that must
+beat the random floor. The checks run with small settings (``CHECK_SETTINGS``, where the agent's
+Config has those keys) so they take seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from harness.agents import Arm
+from harness.config import reference, resolve
+from harness.config.schema import build_config, fields_of, has_learning_starts
+from harness.run import checkpoint
+from harness.run.evaluator import Evaluator, measure_random
+from harness.run.runner import start_agent
+from harness.run.spec import EVAL_SEED
+
+#: Hyperparameters set for the checks, where the agent's Config has the key: short warm-up, small nets.
+CHECK_SETTINGS = {"learning_starts": 100, "batch_size": 32, "buffer_size": 10_000, "net_arch": [32, 32]}
+#: Env steps of each short training the checks run.
+STEPS = 200
+#: Relative tolerance of the bounds check (of the action range): rescaling [-1, 1] costs an ulp or two.
+BOUNDS_RTOL = 1e-5
+LEARNING_ENV = "Pendulum-v1"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "pass", "FAIL", "skip"
+    detail: str
+    required: bool = True
+
+    def row(self) -> str:
+        return f"{self.status:<4}  {self.name:<48} {self.detail}"
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: the agent does not do what the check asks, for the reason given."""
+
+
+class BoxEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A tiny continuous-control env with the action bounds given: the observation drifts with the
+    action and the reward is minus its distance from 0; episodes end, truncated, after 50 steps."""
+
+    action_space: gym.spaces.Box
+
+    def __init__(self, obs_dim: int, low: list[float], high: list[float]):
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(obs_dim,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(np.array(low, np.float32), np.array(high, np.float32))
+        self.mix = np.linspace(-1.0, 1.0, obs_dim * len(low), dtype=np.float32).reshape(obs_dim, len(low))
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t, self.x = 0, self.np_random.uniform(-1.0, 1.0, self.observation_space.shape).astype(np.float32)
+        return self.x.copy(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        centred = np.asarray(action, np.float32) - 0.5 * (self.action_space.low + self.action_space.high)
+        self.x = np.clip(self.x + 0.1 * self.mix @ centred, -10.0, 10.0).astype(np.float32)
+        self.t += 1
+        return self.x.copy(), -float(np.abs(self.x).sum()), False, self.t >= 50, {}
+
+
+#: (description, obs dim, low, high): a Pendulum-like range, three wide positive bounds, asymmetric ones.
+SHAPES = (
+    ("1 action in [-2, 2]", 3, [-2.0], [2.0]),
+    ("3 actions in [0, 5] x [0, 1] x [-10, 10]", 4, [0.0, 0.0, -10.0], [5.0, 1.0, 10.0]),
+    ("2 actions in [-1, 3] x [-3, -1]", 2, [-1.0, -3.0], [3.0, -1.0]),
+)
+
+
+def check_config(arm: Arm) -> Any:
+    """The arm's config for the checks: its defaults (a variant's settings included) with CHECK_SETTINGS
+    for the keys its Config has (``net_arch`` also for configs that spread it over several fields)."""
+    names = set(fields_of(arm.config_cls)) | set(getattr(arm.config_cls, "COMPOUND", {}))
+    settings = {k: v for k, v in CHECK_SETTINGS.items() if k in names}
+    return build_config(arm.config_cls, {**arm.preset, **settings}, f"check settings of {arm.name}")
+
+
+def run_checks(
+    arm: Arm,
+    env_id: str = LEARNING_ENV,
+    learning: bool = False,
+    learning_steps: int = 10_000,
+    device: str = "cpu",
+    say: Callable[[Check], None] = lambda check: None,
+) -> list[Check]:
+    """Every check of ``arm`` on ``env_id`` (and the shapes of SHAPES), in order; ``say`` hears each row."""
+    checks: list[Check] = []
+    caps = arm.capabilities
+    config = check_config(arm)
+
+    def record(check: Check) -> None:
+        checks.append(check)
+        say(check)
+
+    def attempt(name: str, body: Callable[[], str], required: bool = True) -> bool:
+        try:
+            detail = body()
+        except CheckFailed as exc:
+            record(Check(name, "FAIL", str(exc), required))
+            return False
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            where = f" (at {Path(frame.filename).name}:{frame.lineno})"
+            record(Check(name, "FAIL", f"raised {type(exc).__name__}: {exc}{where}", required))
+            return False
+        record(Check(name, "pass", detail, required))
+        return True
+
+    record(Check("contract: required methods present", "pass", f"{arm.origin}; {caps.describe()}"))
+
+    def shapes() -> str:
+        for text, obs_dim, low, high in SHAPES:
+            env = gym.wrappers.TimeLimit(BoxEnv(obs_dim, low, high), 50)
+            env.reset(seed=0)
+            agent = arm.build(env, config, 0, device)
+            before = _actions(agent, env, deterministic=True)
+            agent.learn(STEPS, lambda step: True)
+            for deterministic in (True, False):
+                for a in [*(before if deterministic else []), *_actions(agent, env, deterministic)]:
+                    _in_bounds(np.asarray(a), env.unwrapped.action_space, f"{text}, deterministic={deterministic}")
+        return "; ".join(text for text, *_ in SHAPES) + f"; before and after {STEPS} steps of learning"
+
+    if not attempt("actions have the env's shape, within its bounds", shapes):
+        return checks
+
+    with tempfile.TemporaryDirectory(prefix="check-agent-") as folder:
+        tmp = Path(folder)
+        env, agent = start_agent(arm, env_id, config, 0, device)
+        observations = _observations(env)
+
+        def repeats() -> str:
+            for obs in observations:
+                first, second = agent.predict(obs, deterministic=True), agent.predict(obs, deterministic=True)
+                if not np.array_equal(first, second):
+                    raise CheckFailed(f"two calls on one observation gave {first} and {second}")
+            return f"{len(observations)} observations, each predicted twice"
+
+        def leaves_obs() -> str:
+            for deterministic in (True, False):
+                for obs in observations:
+                    given = obs.copy()
+                    agent.predict(given, deterministic=deterministic)
+                    if not np.array_equal(given, obs):
+                        raise CheckFailed(f"predict(deterministic={deterministic}) changed {obs} into {given}")
+            return "deterministic and not"
+
+        seen: list[int] = []
+
+        def budget() -> str:
+            def note(step: int) -> bool:
+                seen.append(step)
+                return True
+
+            for total in (STEPS, 2 * STEPS):
+                start = len(seen)
+                agent.learn(total, note)
+                if agent.num_timesteps != total:
+                    raise CheckFailed(f"learn({total}) ended with num_timesteps = {agent.num_timesteps}")
+                expected = list(range(start + 1, total + 1))
+                if seen[start:] != expected:
+                    raise CheckFailed(
+                        f"learn({total}): the callback saw steps {_span(seen[start:])}, not {_span(expected)}"
+                    )
+            return f"learn({STEPS}) then learn({2 * STEPS}): num_timesteps exact, the callback saw steps 1..{2 * STEPS} once each"
+
+        def stops() -> str:
+            other_env, other = start_agent(arm, env_id, config, 0, device)
+            other.learn(10**9, lambda step: step < STEPS // 2)
+            other_env.close()
+            if other.num_timesteps != STEPS // 2:
+                raise CheckFailed(
+                    f"a callback returning False at step {STEPS // 2} stopped learn at {other.num_timesteps}"
+                )
+            return f"stopped at step {STEPS // 2}"
+
+        def seeded() -> str:
+            mine = _evaluate(env_id, agent)
+            again, different = (_trained_returns(arm, env_id, config, seed, device) for seed in (0, 1))
+            if not np.array_equal(mine, again):
+                raise CheckFailed(f"seed 0 twice: evaluation returns {mine} and {again}")
+            if np.array_equal(mine, different):
+                raise CheckFailed(f"seeds 0 and 1 gave the same evaluation returns {mine}")
+            return f"seed 0 twice: {_fmt(mine)}; seed 1: {_fmt(different)}"
+
+        def reloads() -> str:
+            path = agent.save(tmp / "model")
+            loaded = arm.load(Path(path), env, device)
+            for obs in observations:
+                a, b = agent.predict(obs, deterministic=True), loaded.predict(obs, deterministic=True)
+                if not np.array_equal(a, b):
+                    raise CheckFailed(f"on {obs} the agent acts {a}, the one loaded from {Path(path).name} {b}")
+            return f"saved to {Path(path).name}; {len(observations)} observations, identical actions"
+
+        # Training first: exploring predicts draw from the agent's generators and would change what follows.
+        attempt("the budget is honoured and the callback sees every step", budget)
+        attempt("a callback returning False stops learn", stops)
+        attempt("same seed, same evaluation; another seed, another", seeded)
+        attempt("deterministic predict repeats itself", repeats)
+        attempt("predict leaves its observation unchanged", leaves_obs)
+        attempt("save then load acts identically", reloads)
+        if caps.checkpoints:
+            exact = getattr(arm.agent_cls, "resumes_exactly", True)
+            name = "restored at an episode boundary, ends identical" if exact else "restored from state_dict, continues"
+            attempt(name, lambda: _resume(arm, env_id, config, device, tmp, exact))
+        else:
+            record(Check("restored from state_dict", "skip", "no state_dict: runs are not checkpointed"))
+        env.close()
+
+    if learning:
+        attempt(f"beats the random floor on {LEARNING_ENV}", lambda: _learns(arm, learning_steps, device))
+    else:
+        record(Check(f"beats the random floor on {LEARNING_ENV}", "skip", "run with --learning"))
+    return checks
+
+
+def _trained_returns(arm: Arm, env_id: str, config: Any, seed: int, device: str) -> np.ndarray:
+    """Evaluation returns of an agent trained as the budget check trains one (each agent is trained to
+    the end before the next is built: some draw from the global RNGs, which each run seeds for itself)."""
+    env, agent = start_agent(arm, env_id, config, seed, device)
+    for total in (STEPS, 2 * STEPS):
+        agent.learn(total, lambda step: True)
+    env.close()
+    return _evaluate(env_id, agent)
+
+
+def _resume(arm: Arm, env_id: str, config: Any, device: str, tmp: Path, exact: bool) -> str:
+    """An agent checkpointed at the first episode boundary after STEPS steps (through a checkpoint file, as
+    the runner keeps it), restored into a fresh one on a fresh env, both trained on to 3 * STEPS steps."""
+    caps = arm.capabilities
+    env, agent = start_agent(arm, env_id, config, 0, device)
+    agent.learn(10**9, lambda step: step < STEPS or not caps.boundary(agent))
+    at = agent.num_timesteps
+    checkpoint.save(tmp, at, {"agent": caps.checkpointable(agent).state_dict()})
+    state = checkpoint.load(tmp / checkpoint.DIRNAME / f"step_{at:012d}.pt")["agent"]
+    total = at + STEPS
+    agent.learn(total, lambda step: True)
+    env.close()
+    a = _evaluate(env_id, agent)
+    resumed_env, resumed = start_agent(arm, env_id, config, 0, device)  # a new process's run, resumed
+    caps.checkpointable(resumed).load_state_dict(state)
+    if resumed.num_timesteps != at:
+        raise CheckFailed(f"restored from step {at}, num_timesteps is {resumed.num_timesteps}")
+    resumed.learn(total, lambda step: True)
+    resumed_env.close()
+    if resumed.num_timesteps != total:
+        raise CheckFailed(f"restored at step {at}, learn({total}) ended at {resumed.num_timesteps}")
+    if not exact:
+        return (
+            f"restored at step {at} and trained on to {total} (exactness not checked: "
+            f"{arm.agent_cls.__name__ if arm.agent_cls else arm.name}.resumes_exactly is False)"
+        )
+    b = _evaluate(env_id, resumed)
+    if not np.array_equal(a, b):
+        raise CheckFailed(f"restored at step {at}: at step {total} evaluation returns {b}, uninterrupted {a}")
+    return f"checkpoint at step {at}, both at step {total}: evaluation returns {_fmt(a)}"
+
+
+def _learns(arm: Arm, steps: int, device: str) -> str:
+    """A short run on Pendulum-v1 at the arm's resolved hyperparameters (learning_starts scaled as a
+    study scales it) whose 10 evaluation episodes beat the random policy's score by two standard errors."""
+    resolved = resolve.resolve(arm, LEARNING_ENV)
+    config = resolved.config
+    if has_learning_starts(config) and resolved.n_timesteps:
+        scale = min(1.0, steps / resolved.n_timesteps)
+        config = dataclasses.replace(config, learning_starts=round(config.learning_starts * scale))
+    env, agent = start_agent(arm, LEARNING_ENV, config, 0, device)
+    agent.learn(steps, lambda step: True)
+    env.close()
+    returns = _evaluate(LEARNING_ENV, agent, episodes=10)
+    floor = reference.lookup(LEARNING_ENV).random
+    floor = floor if floor is not None else measure_random(LEARNING_ENV)
+    mean, se = float(returns.mean()), float(returns.std(ddof=1) / np.sqrt(len(returns)))
+    text = f"{steps:,} steps: mean return {mean:.1f} (standard error {se:.1f}) against the random floor {floor:.1f}"
+    if mean - 2 * se <= floor:
+        raise CheckFailed(text + ": not above it by two standard errors")
+    return text
+
+
+def _actions(agent: Any, env: gym.Env, deterministic: bool) -> list[np.ndarray]:
+    return [np.asarray(agent.predict(obs, deterministic=deterministic)) for obs in _observations(env)]
+
+
+def _observations(env: gym.Env, n: int = 10) -> list[np.ndarray]:
+    """``n`` observations of the env's space, drawn reproducibly (as the env would give them)."""
+    space = env.observation_space
+    space.seed(123)
+    return [np.asarray(space.sample(), dtype=space.dtype) for _ in range(n)]
+
+
+def _in_bounds(action: np.ndarray, space: Any, where: str) -> None:
+    if action.shape != space.shape:
+        raise CheckFailed(f"{where}: action of shape {action.shape}, the env's is {space.shape}")
+    slack = BOUNDS_RTOL * (space.high - space.low)
+    if not np.all(np.isfinite(action)) or np.any(action < space.low - slack) or np.any(action > space.high + slack):
+        raise CheckFailed(f"{where}: action {action} outside [{space.low}, {space.high}]")
+
+
+def _evaluate(env_id: str, agent: Any, episodes: int = 2) -> np.ndarray:
+    evaluator = Evaluator(env_id, episodes, EVAL_SEED)
+    returns, _ = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
+    evaluator.close()
+    return returns
+
+
+def _span(steps: list[int]) -> str:
+    if not steps:
+        return "none"
+    return f"{steps[0]}..{steps[-1]} ({len(steps)} calls)"
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
+
+
+def summary(checks: list[Check]) -> tuple[str, int]:
+    """The last line and the exit code: 1 if a required check failed, else 0."""
+    failed = [c for c in checks if c.status == "FAIL" and c.required]
+    counts = {s: sum(c.status == s for c in checks) for s in ("pass", "FAIL", "skip")}
+    line = f"{len(checks)} checks: {counts['pass']} passed, {counts['FAIL']} failed, {counts['skip']} skipped"
+    return (
+        line + (f"; required checks failed: {', '.join(c.name for c in failed)}" if failed else ""),
+        1 if failed else 0,
+    )
