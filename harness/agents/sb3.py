@@ -322,13 +322,14 @@ class SB3Agent:
     def exploration_scalars(self) -> dict[str, float]:
         """Mean Q of a replay minibatch (``train/q_mean``) and the action-noise std, where they exist."""
         out: dict[str, float] = {}
-        buffer = self.model.replay_buffer
+        model: Any = self.model  # an off-policy algorithm has a replay buffer; others have none
+        buffer = getattr(model, "replay_buffer", None)
         size = buffer.buffer_size if buffer is not None and buffer.full else (buffer.pos if buffer else 0)
         if buffer is not None and size > 0:
-            indices = self._log_rng.integers(0, size, size=min(size, int(self.model.batch_size)))
+            indices = self._log_rng.integers(0, size, size=min(size, int(model.batch_size)))
             data = buffer._get_samples(indices)  # SB3's own sampler, without its global-RNG draw
             out["train/q_mean"] = float(self._critic(data.observations, data.actions).mean())
-        sigma = getattr(self.model.action_noise, "_sigma", None)
+        sigma = getattr(getattr(model, "action_noise", None), "_sigma", None)
         if sigma is not None:
             out["rollout/noise_std"] = float(np.mean(sigma))
         return out
