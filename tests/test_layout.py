@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "study"
 #: harness's stages, lowest first (harness/__init__.py draws the map); the shared top-level modules sit under all.
-STAGES = ("", "config", "agents", "run", "study", "execution", "tuning", "report", "cli")
+STAGES = ("", "config", "agents", "run", "verify", "study", "execution", "tuning", "report", "cli")
 #: What the report may import of the harness: the run-directory format, configuration files, shared modules.
 REPORT_MAY_IMPORT = ("harness.report", "harness.run.rundir", "harness.config", "harness.errors", "harness.fmt")
 

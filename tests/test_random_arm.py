@@ -1,5 +1,7 @@
 """The uniform-random arm: same protocol, the learning arms' budget, reproducible, never learns."""
 
+import dataclasses
+
 import pandas as pd
 
 from harness.run.runner import execute
@@ -23,6 +25,10 @@ def test_random_runs_the_evaluation_protocol_reproducibly(tmp_path):
     eb = pd.read_csv(tmp_path / "b" / "r" / "random" / "Pendulum-v1_3" / "evals.csv")
     assert ea["step"].tolist() == [0, 200, 400, 600]
     pd.testing.assert_frame_equal(ea.drop(columns=["wall_s", "eval_s"]), eb.drop(columns=["wall_s", "eval_s"]))
-    assert ea["return_mean"].nunique() > 1  # random actions: the evaluations differ
+    # A fixed random policy (each observation's action drawn from its seed and the observation): the
+    # same evaluation episodes get the same returns at every evaluation; another seed acts otherwise.
+    assert ea["return_mean"].nunique() == 1
+    other = execute(dataclasses.replace(spec, seed=4), tmp_path / "c")
+    assert other["final_return_mean"] != a["final_return_mean"]
     monitor = pd.read_csv(tmp_path / "a" / "r" / "random" / "Pendulum-v1_3" / "0.monitor.csv", skiprows=1)
     assert monitor["l"].tolist() == [200, 200, 200]

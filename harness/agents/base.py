@@ -92,8 +92,9 @@ def _offers(cls: type, name: str) -> bool:
 
 
 def missing_methods(cls: type) -> list[str]:
-    """The required names ``cls`` lacks (empty for an agent class)."""
-    return [n for n in (*REQUIRED_METHODS, *REQUIRED_ATTRIBUTES) if not _offers(cls, n)]
+    """The required methods ``cls`` lacks (empty for an agent class). ``num_timesteps``, often set in
+    ``__init__``, is checked on an instance (check-agent)."""
+    return [n for n in REQUIRED_METHODS if not _offers(cls, n)]
 
 
 def load_is_classmethod(cls: type) -> bool:

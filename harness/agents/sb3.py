@@ -479,20 +479,29 @@ def derived_config(algo_cls: type[BaseAlgorithm]) -> type:
     and, where the algorithm takes ``action_noise``, ``noise_type``/``noise_std`` as the
     built-in SB3 arms have them. Instances pickle by the algorithm's import path, so run specs
     travel to worker processes."""
-    signature = inspect.signature(algo_cls.__init__)
-    try:
-        hints = typing.get_type_hints(algo_cls.__init__)
-    except Exception:  # an annotation that does not resolve: judge by the defaults
-        hints = {}
     specs: list[tuple[str, Any, Any]] = []
-    for name, p in signature.parameters.items():
-        if name in NOT_HYPERPARAMETERS or p.default is inspect.Parameter.empty or p.kind is not p.POSITIONAL_OR_KEYWORD:
+    seen: set[str] = set()
+    for klass in algo_cls.__mro__:  # a subclass taking **kwargs passes them on to its base's __init__
+        if "__init__" not in vars(klass):
             continue
-        annotation = hints.get(name, p.annotation)
-        tp = _plain_type(inspect.Parameter.empty if isinstance(annotation, str) else annotation, p.default)
-        if tp is not None:
-            meta = {"help": f"{algo_cls.__name__}(..., {name}=...), SB3's default", "policy_kwarg": False}
-            specs.append((name, tp, dataclasses.field(default=p.default, metadata=meta)))
+        signature = inspect.signature(klass.__init__)  # type: ignore[misc]
+        try:
+            hints = typing.get_type_hints(klass.__init__)  # type: ignore[misc]
+        except Exception:  # an annotation that does not resolve: judge by the defaults
+            hints = {}
+        for name, p in signature.parameters.items():
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in NOT_HYPERPARAMETERS or p.default is inspect.Parameter.empty:
+                continue
+            annotation = hints.get(name, p.annotation)
+            tp = _plain_type(inspect.Parameter.empty if isinstance(annotation, str) else annotation, p.default)
+            if tp is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                meta = {"help": f"{klass.__name__}(..., {name}=...), its default", "policy_kwarg": False}
+                specs.append((name, tp, dataclasses.field(default=p.default, metadata=meta)))
+        if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            break
     specs.append(
         (
             "net_arch",
@@ -500,7 +509,7 @@ def derived_config(algo_cls: type[BaseAlgorithm]) -> type:
             hp(None, "Hidden layer sizes (policy_kwargs net_arch); null: the policy's default", low=1, also=(None,)),
         )
     )
-    if "action_noise" in signature.parameters:
+    if "action_noise" in seen:
         core = {f.name: f for f in dataclasses.fields(OffPolicyCore)}
         for name in ("noise_type", "noise_std"):
             specs.append(

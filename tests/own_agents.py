@@ -1,0 +1,98 @@
+"""Agents of a user's own, for the tests of arms by import path: a minimal one (no optional
+capabilities), ones that break the contract in one way each, and a fork of SB3's TD3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import stable_baselines3
+import torch
+
+from examples.cleanrl_td3 import TD3 as CleanTD3
+
+
+class Minimal:
+    """A linear policy that never learns: the required contract and nothing more."""
+
+    @dataclass(frozen=True)
+    class Config:
+        learning_starts: int = 0
+        scale: float = field(default=0.5, metadata={"help": "gain of the linear policy"})
+
+    def __init__(self, env, config, seed, device):
+        self.env, self.config, self.num_timesteps = env, config, 0
+        rng = np.random.default_rng(seed)
+        self.w = rng.normal(size=(env.action_space.shape[0], env.observation_space.shape[0])) * config.scale
+        self._obs = None
+
+    def learn(self, total_steps, callback):
+        while self.num_timesteps < total_steps:
+            if self._obs is None:
+                self._obs, _ = self.env.reset()
+            obs, _, terminated, truncated, _ = self.env.step(self.predict(self._obs))
+            self._obs = None if terminated or truncated else obs
+            self.num_timesteps += 1
+            if not callback(self.num_timesteps):
+                break
+
+    def predict(self, obs, deterministic=True):
+        space = self.env.action_space
+        return np.clip(self.w @ np.ravel(obs), space.low, space.high).astype(space.dtype)
+
+    def save(self, path):
+        path = Path(path).with_suffix(".npy")
+        np.save(path, self.w)
+        return path
+
+    @classmethod
+    def load(cls, path, env, device):
+        agent = cls(env, cls.Config(), 0, device)
+        agent.w = np.load(path)
+        return agent
+
+
+class OutOfBounds(Minimal):
+    """Acts twice the upper bound: check-agent must say so."""
+
+    def predict(self, obs, deterministic=True):
+        return 2 * self.env.action_space.high + 1
+
+
+class NoSave:
+    """Not an agent: no save, no load, no Config."""
+
+    def learn(self, total_steps, callback): ...
+
+    def predict(self, obs, deterministic=True): ...
+
+
+class PlainConfig(Minimal):
+    class Config:  # not a dataclass
+        scale = 0.5
+
+
+class MaxTarget(CleanTD3):
+    """The example with a planted fault: the max of the twin target critics instead of the min."""
+
+    def parity_update(self, batch, generator=None):
+        original = torch.min
+        torch.min = lambda x, *a, **k: (
+            torch.max(x, *a, **k) if x.dim() == 2 and x.shape[1] == 2 else original(x, *a, **k)
+        )
+        try:
+            super().parity_update(batch, generator)
+        finally:
+            torch.min = original
+
+
+class ForkedTD3(stable_baselines3.TD3):
+    """A user's fork of SB3's TD3 (unchanged here)."""
+
+    def __init__(self, policy, env, learning_rate: float = 1e-3, extra_knob: int = 3, **kwargs):
+        super().__init__(policy, env, learning_rate=learning_rate, **kwargs)
+        self.extra_knob = extra_knob
+
+
+not_a_class = 42
