@@ -122,7 +122,9 @@ def test_missing_capabilities_are_stated_and_a_run_without_them_completes_unchec
 
 
 def test_changed_agent_code_supersedes_its_runs_and_the_plan_says_so(tmp_path, monkeypatch):
-    (tmp_path / "mine.py").write_text("from tests.own_agents import Minimal\n\n\nclass Agent(Minimal):\n    scale = 1\n")
+    (tmp_path / "mine.py").write_text(
+        "from tests.own_agents import Minimal\n\n\nclass Agent(Minimal):\n    scale = 1\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     study = StudySpec("s", ("Pendulum-v1",), ("mine:Agent",), (0,), **TINY)
     first = study.expand()[0]
@@ -132,7 +134,9 @@ def test_changed_agent_code_supersedes_its_runs_and_the_plan_says_so(tmp_path, m
     assert meta["spec"]["agent_code"] == first.agent_code["identity"] == f"source {meta['agent']['source_hash']}"
     assert runner.decide(study.expand()[0], tmp_path / "results") == "skip"  # same code: the run stands
 
-    (tmp_path / "mine.py").write_text("from tests.own_agents import Minimal\n\n\nclass Agent(Minimal):\n    scale = 2\n")
+    (tmp_path / "mine.py").write_text(
+        "from tests.own_agents import Minimal\n\n\nclass Agent(Minimal):\n    scale = 2\n"
+    )
     again = study.expand()[0]
     assert again.agent_code["identity"] != first.agent_code["identity"]
     assert runner.decide(again, tmp_path / "results") == "supersede"
