@@ -76,9 +76,16 @@ def _providing_distribution(top: str, file: Path) -> tuple[str | None, bool | No
             folder = Path(url.removeprefix("file://")) if url.startswith("file://") else None
             if folder is not None and file.resolve().is_relative_to(folder.resolve()):
                 return name, True
-        elif any(Path(str(dist.locate_file(f))).resolve() == file.resolve() for f in dist.files or ()):
+        elif _in_site_packages(file) and any(
+            Path(str(dist.locate_file(f))).resolve() == file.resolve() for f in dist.files or ()
+        ):
             return name, False
     return None, None
+
+
+def _in_site_packages(file: Path) -> bool:
+    """Installed from a release: under site-packages (a checkout's own egg-info lists its files too)."""
+    return any(part in ("site-packages", "dist-packages") for part in file.resolve().parts)
 
 
 def _source_files(spec: Any) -> list[Path]:
