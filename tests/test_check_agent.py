@@ -18,7 +18,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", [*ARMS, "td3-per-n3", EXAMPLE])
+# The SB3 arms' checks run with the other end-to-end checks (`make test-systems`, in CI): each takes
+# 15-35 s; our TD3, a variant, the random floor and the example stay in `make test`.
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(a, marks=pytest.mark.systems) if a.startswith("sb3-") else a for a in ARMS] + ["td3-per-n3", EXAMPLE],
+)
 def test_every_built_in_arm_and_the_example_pass(name):
     checks = conformance.run_checks(get_arm(name))
     assert not [c.row() for c in checks if c.status == "FAIL"]

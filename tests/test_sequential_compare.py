@@ -200,6 +200,7 @@ def test_cli_sequential_options(run_cli, tmp_path):
     assert not (tmp_path / "Pendulum-v1-quick").exists()  # a dry run writes nothing
 
 
+@pytest.mark.systems  # real training through the CLI, about a minute: `make test-systems`
 def test_a_real_sequential_study_through_the_cli(tmp_path):
     """Two looks of two seeds of td3 and random at a tiny budget: real runs, the record and the report."""
     tiny = tmp_path / "tiny.yml"
