@@ -105,11 +105,11 @@ record: $(STAMP)
 
 check-agent: $(STAMP)
 	@test -n "$(AGENT)" || { echo "usage: make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1]" >&2; exit 2; }
-	$(BIN)/python -m harness check-agent --agent $(AGENT) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(ARGS)
+	$(BIN)/python -m harness check-agent $(strip --agent $(AGENT) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(ARGS))
 
 parity: $(STAMP)
 	@test -n "$(AGENT)" || { echo "usage: make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]" >&2; exit 2; }
-	$(BIN)/python -m harness parity --agent $(AGENT) $(call opt,REFERENCE,--reference) $(ARGS)
+	$(BIN)/python -m harness parity $(strip --agent $(AGENT) $(call opt,REFERENCE,--reference) $(ARGS))
 
 bench: $(STAMP)
 	$(BIN)/python -m harness $(strip bench $(call opt,MATMUL,--matmul-backend) $(ARGS))

@@ -97,6 +97,9 @@ def test_a_refused_tuning_study_leaves_no_folder_behind(run_cli, tmp_path):
         "record RUN=r",
         "bench",
         "test",
+        "check-agent AGENT=examples.cleanrl_td3:TD3",
+        "check-agent AGENT=td3 LEARNING=1",
+        "parity AGENT=examples.cleanrl_td3:TD3",
     ],
 )
 def test_make_echoes_commands_without_stray_blanks(target):
