@@ -262,23 +262,5 @@ def hyperparameter_tables(runs: pd.DataFrame, env: str) -> dict[str, pd.DataFram
     return {"shared": pd.DataFrame(shared), "differ": pd.DataFrame(differ), "own": pd.DataFrame(own)}
 
 
-def hyperparameter_table(runs: pd.DataFrame, env: str) -> pd.DataFrame:
-    """Every hyperparameter (rows) per arm (columns); values that differ between arms in bold."""
-    per_arm = {arm: json.loads(g["hyperparameters"].iloc[0]) for arm, g in runs[runs["env"] == env].groupby("arm")}
-    arms = arm_order(list(per_arm))
-    keys = sorted(set().union(*per_arm.values()))
-    rows = []
-    for key in keys:
-        values = [_value(per_arm[a][key]) if key in per_arm[a] else "—" for a in arms]
-        differs = len(set(values)) > 1
-        rows.append(
-            {
-                "hyperparameter": f"**{key}**" if differs else key,
-                **{a: f"**{v}**" if differs else v for a, v in zip(arms, values, strict=True)},
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def _steps(value: int | None) -> str:
     return "never" if value is None else f"{value:,}"
