@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -89,9 +90,19 @@ class EvalLog:
 
     ``keep_rows`` > 0 continues an interrupted run: the first ``keep_rows`` evaluations already
     on disk are kept and any later ones (made after the checkpoint being resumed) are dropped.
+    ``kept_lines`` (evals.csv's lines as the checkpoint saw them, header first) rewrite the file
+    from the checkpoint's copy, so a file cut mid-line by a crash is repaired rather than glued onto;
+    without them (checkpoints that predate the copy) the file's own lines are kept if they are whole.
     """
 
-    def __init__(self, run_dir: Path, n_episodes: int, keep_rows: int = 0, values: bool = False):
+    def __init__(
+        self,
+        run_dir: Path,
+        n_episodes: int,
+        keep_rows: int = 0,
+        values: bool = False,
+        kept_lines: Sequence[str] | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self.n_episodes = n_episodes
         self.header = ["step", "updates", "wall_s", "eval_s", "return_mean"] + [
@@ -108,8 +119,10 @@ class EvalLog:
                 self.timesteps = [int(t) for t in npz["timesteps"][:keep_rows]]
                 self.results = list(npz["results"][:keep_rows])
                 self.lengths = list(npz["ep_lengths"][:keep_rows])
-            with open(self.run_dir / "evals.csv") as fh:
-                lines = _with_header(fh.readlines()[: keep_rows + 1], self.header)
+            if kept_lines is None:
+                kept_lines = _whole_lines(self.run_dir / "evals.csv", keep_rows)
+            lines = _with_header(list(kept_lines[: keep_rows + 1]), self.header)
+        self.lines = lines
         atomic_write(self.run_dir / "evals.csv", "".join(lines))
         if keep_rows:
             self._write_npz()
@@ -141,10 +154,13 @@ class EvalLog:
         ]
         row += [f"{r:.6g}" for r in returns]
         row += [f"{v:.6g}" for v in values]
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerow(row)
         with open(self.run_dir / "evals.csv", "a", newline="") as fh:
-            csv.writer(fh).writerow(row)
+            fh.write(text.getvalue())
             fh.flush()
             os.fsync(fh.fileno())
+        self.lines.append(text.getvalue())
         self.timesteps.append(step)
         self.results.append(np.asarray(returns, dtype=np.float64))
         self.lengths.append(np.asarray(lengths, dtype=np.int64))
@@ -156,6 +172,20 @@ class EvalLog:
             tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results), ep_lengths=np.stack(self.lengths)
         )
         os.replace(tmp, self.run_dir / "evaluations.npz")
+
+
+def _whole_lines(path: Path, rows: int) -> list[str]:
+    """The header and first ``rows`` lines of ``path``, each ending in a newline; ValueError naming the
+    file when a crash cut them short (the checkpoint that says they were written has no copy of them)."""
+    with open(path) as fh:
+        lines = fh.readlines()[: rows + 1]
+    if len(lines) < rows + 1 or not all(line.endswith("\n") for line in lines):
+        whole = sum(line.endswith("\n") for line in lines) - 1
+        raise ValueError(
+            f"{path} holds {max(whole, 0)} whole rows, but the checkpoint being resumed saw {rows}, and it is "
+            "from a version that kept no copy of them: delete the run's checkpoints/ folder to run it again"
+        )
+    return lines
 
 
 def _with_header(lines: list[str], header: list[str]) -> list[str]:
@@ -183,12 +213,26 @@ def monitor_rows(run_dir: Path) -> int:
         return 0
 
 
-def truncate_monitor(run_dir: Path, rows: int) -> None:
+def monitor_text(run_dir: Path) -> str:
+    """0.monitor.csv's whole lines as they are now (a checkpoint keeps them, to repair the file on resume)."""
+    try:
+        text = (Path(run_dir) / MONITOR).read_text()
+    except OSError:
+        return ""
+    return text[: text.rfind("\n") + 1]
+
+
+def truncate_monitor(run_dir: Path, rows: int, kept: str | None = None) -> None:
     """Keep the header and the first ``rows`` episodes of 0.monitor.csv (episodes after a checkpoint
-    are replayed by the resumed run and would otherwise appear twice)."""
+    are replayed by the resumed run and would otherwise appear twice). ``kept``, the file's lines as
+    the checkpoint saw them, replaces a file that a crash cut short; without it the file's own whole
+    lines are kept (a partial last line is dropped, never written onto)."""
     path = Path(run_dir) / MONITOR
+    if kept is not None:
+        atomic_write(path, kept)
+        return
     if not path.exists():
         return
     with open(path) as fh:
-        lines = fh.readlines()
+        lines = [line for line in fh.readlines() if line.endswith("\n")]
     atomic_write(path, "".join(lines[: _MONITOR_HEADER_LINES + rows]))

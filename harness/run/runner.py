@@ -289,7 +289,7 @@ def _train(
     runner_state: dict[str, Any] = (
         saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
     )
-    rundir.truncate_monitor(run_dir, runner_state["monitor_rows"])
+    rundir.truncate_monitor(run_dir, runner_state["monitor_rows"], runner_state.get("monitor_text"))
     arm = get_arm(spec.arm)
     caps = arm.capabilities  # what the agent offers beyond the required contract
     env, agent = start_agent(arm, spec.env_id, spec.config, spec.seed, spec.device, run_dir, saved is not None)
@@ -298,7 +298,11 @@ def _train(
     diagnostics = RunDiagnostics(spec, run_dir, agent, env, resumed_at=runner_state.get("step") if saved else None)
     evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed, extend_by=diagnostics.extend_by)
     log = rundir.EvalLog(
-        run_dir, spec.budget.eval_episodes, keep_rows=runner_state["eval_rows"], values=diagnostics.has_critic
+        run_dir,
+        spec.budget.eval_episodes,
+        keep_rows=runner_state["eval_rows"],
+        values=diagnostics.has_critic,
+        kept_lines=runner_state.get("eval_lines"),
     )
     budget = spec.budget
     clock = _Clock(
@@ -337,6 +341,8 @@ def _train(
             "agent": caps.checkpointable(agent).state_dict(),
             "runner": {
                 "eval_rows": len(log),
+                "eval_lines": list(log.lines),  # evals.csv and 0.monitor.csv as they are now: a resume
+                "monitor_text": rundir.monitor_text(run_dir),  # rewrites them from here, whatever a crash left
                 "monitor_rows": rundir.monitor_rows(run_dir),
                 "train_s": total - clock.eval_s,
                 "eval_s": clock.eval_s,
