@@ -60,6 +60,39 @@ class OutOfBounds(Minimal):
         return 2 * self.env.action_space.high + 1
 
 
+class Overrun(Minimal):
+    """Trains three times its budget without ever calling the callback: a study must not call it matched."""
+
+    def learn(self, total_steps, callback):
+        while self.num_timesteps < 3 * total_steps:
+            if self._obs is None:
+                self._obs, _ = self.env.reset()
+            obs, _, terminated, truncated, _ = self.env.step(self.predict(self._obs))
+            self._obs = None if terminated or truncated else obs
+            self.num_timesteps += 1
+
+
+class NaNAction(Minimal):
+    """Acts NaN: an evaluation must fail the run, not score it."""
+
+    def predict(self, obs, deterministic=True):
+        return np.full(self.env.action_space.shape, np.nan, dtype=np.float32)
+
+
+class WrongShape(Minimal):
+    """Acts with one value too many."""
+
+    def predict(self, obs, deterministic=True):
+        return np.zeros(self.env.action_space.shape[0] + 1, dtype=np.float32)
+
+
+class SavesNothing(Minimal):
+    """Says it saved a file it never wrote."""
+
+    def save(self, path):
+        return Path(path).with_suffix(".npy")
+
+
 class NoSave:
     """Not an agent: no save, no load, no Config."""
 

@@ -73,22 +73,22 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path):
 
 def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
     code, out, _err = run_cli(
-        *"compare --env Pendulum-v1,tiny_envs:NaNPoint-v0 --algos td3 --steps 800 --eval-freq 100 --eval-episodes 1 --seeds 1 --hp learning_starts=100 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
+        *"compare --env Pendulum-v1,tiny_envs:HugePoint-v0 --algos td3 --steps 800 --eval-freq 100 --eval-episodes 1 --seeds 1 --hp learning_starts=100 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
         tmp_path,
         *"--study nan --progress quiet --no-estimate".split(),
     )
     assert code == 1
-    bad = json.loads((tmp_path / "nan" / "td3" / "NaNPoint-v0_0" / "meta.json").read_text())
+    bad = json.loads((tmp_path / "nan" / "td3" / "HugePoint-v0_0" / "meta.json").read_text())
     good = json.loads((tmp_path / "nan" / "td3" / "Pendulum-v1_0" / "meta.json").read_text())
     assert good["status"] == "complete"
     assert bad["status"] == "diverged"
-    assert 100 < bad["divergence"]["step"] <= 800 and "nan" in bad["divergence"]["cause"]
-    assert "td3/NaNPoint-v0_0 (diverged)" in out
+    assert 100 < bad["divergence"]["step"] <= 800 and "critic loss is inf" in bad["divergence"]["cause"]
+    assert "td3/HugePoint-v0_0 (diverged)" in out
     report = (tmp_path / "nan" / "report.md").read_text()
-    assert "td3/NaNPoint-v0_0: diverged at step" in report
+    assert "td3/HugePoint-v0_0: diverged at step" in report
     # A diverged run is a result: repeating the command leaves it alone.
     code, out, _ = run_cli(
-        *"compare --env Pendulum-v1,tiny_envs:NaNPoint-v0 --algos td3 --steps 800 --eval-freq 100 --eval-episodes 1 --seeds 1 --hp learning_starts=100 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
+        *"compare --env Pendulum-v1,tiny_envs:HugePoint-v0 --algos td3 --steps 800 --eval-freq 100 --eval-episodes 1 --seeds 1 --hp learning_starts=100 --hp net_arch=[16,16] --hp batch_size=32 --results".split(),
         tmp_path,
         *"--study nan --progress quiet --no-estimate --dry-run".split(),
     )

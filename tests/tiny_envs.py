@@ -37,3 +37,35 @@ class NaNAfterEnv(PointEnv):
 
 
 gym.register("NaNPoint-v0", entry_point=NaNAfterEnv, max_episode_steps=200)
+
+
+class HugeAfterEnv(NaNAfterEnv):
+    """PointEnv whose reward becomes -1e30 after 150 steps of an episode: finite, so the env is not at
+    fault, but a critic's squared error overflows float32 and its learner diverges."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = PointEnv.step(self, action)
+        self.t += 1
+        return obs, -1e30 if self.t > 150 else reward, terminated, truncated, info
+
+
+gym.register("HugePoint-v0", entry_point=HugeAfterEnv, max_episode_steps=200)
+
+
+class NaNSecondEpisodeEnv(NaNAfterEnv):
+    """PointEnv whose observation turns NaN at step 151 of its second episode (its first is finite)."""
+
+    episodes = 0
+
+    def reset(self, *, seed=None, options=None):
+        self.episodes += 1
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self.episodes >= 2 and self.t > 150:
+            obs = np.array([np.nan], dtype=np.float32)
+        return obs, 0.0 if np.isnan(reward) else reward, terminated, truncated, info
+
+
+gym.register("NaNSecondEpisode-v0", entry_point=NaNSecondEpisodeEnv, max_episode_steps=200)

@@ -93,6 +93,14 @@ def load_study(study_dir: Path) -> Study:
         if short is not None:
             problems.append(f"{where}: evals.csv is truncated or corrupted (row {short} incomplete); run skipped")
             continue
+        returns = ev.filter(regex=r"^return_").to_numpy(float) if not ev.empty else np.zeros((0, 0))
+        if meta["status"] != rundir.STATUS_DIVERGED and not np.isfinite(returns).all():
+            bad = ev.loc[~np.isfinite(returns).all(axis=1)].iloc[0]
+            problems.append(
+                f"{where}: evals.csv has a non-finite score ({bad['return_mean']} at step {int(bad['step'])}) in a run "
+                f"recorded {meta['status']}; run left out of every statistic"
+            )
+            continue
         if not ev.empty:
             ev = ev[["step", "updates", "wall_s", "return_mean", *(c for c in rundir.VALUE_COLUMNS if c in ev)]]
             row["final_step"] = int(ev["step"].iloc[-1])
@@ -146,7 +154,9 @@ def _short_row(path: Path, fields: int, optional: int = 0) -> int | None:
     for number, values in enumerate(rows[1:], start=1):
         extra = values[base:]
         # the value columns are all empty in rows written before a resumed run had them (rundir.EvalLog)
-        if len(values) != fields or any(v == "" for v in values[:base]) or 0 < extra.count("") < len(extra):
+        # ... and the updates column is empty for an agent that does not count its updates (num_updates)
+        required = values[:1] + values[2:base]
+        if len(values) != fields or any(v == "" for v in required) or 0 < extra.count("") < len(extra):
             return number
     return None
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from stable_baselines3.common.monitor import Monitor
 
-from harness.errors import UsageError, suggest
+from harness.errors import EnvFault, UsageError, suggest
 
 if not os.environ.get("DISPLAY"):
     # MuJoCo picks its OpenGL backend when first imported: off-screen EGL unless told otherwise.
@@ -121,6 +122,34 @@ def make_env(
         kwargs["render_mode"] = render_mode
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
-    env = gym.make(name, **kwargs)
+    env = FiniteEnv(gym.make(name, **kwargs))
     filename = str(Path(monitor_dir) / "0") if monitor_dir is not None else None
     return Monitor(env, filename=filename, override_existing=not append)
+
+
+class FiniteEnv(gym.Wrapper[Any, Any, Any, Any]):
+    """Raises EnvFault when the env returns a non-finite observation or reward, naming the step of its
+    episode: a NaN from the env must fail the run as the env's fault, not pass to the agent (where it
+    would read as divergence) nor into a score."""
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._t = 0
+        self._check(obs, 0.0, "reset")
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._t = getattr(self, "_t", 0) + 1
+        self._check(obs, reward, f"step {self._t} of its episode")
+        return obs, reward, terminated, truncated, info
+
+    def _check(self, obs: Any, reward: Any, when: str) -> None:
+        try:
+            finite = bool(np.all(np.isfinite(obs))) and bool(np.isfinite(reward))
+        except TypeError:  # not numeric (a Dict observation, say): nothing this wrapper can judge
+            return
+        if not finite:
+            what = "reward" if np.all(np.isfinite(obs)) else "observation"
+            value = reward if what == "reward" else np.asarray(obs)
+            raise EnvFault(f"env {self.spec.id if self.spec else self.env} returned a non-finite {what} at {when}: {value}")

@@ -14,10 +14,13 @@ the limit, as every other arm's does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from harness.errors import AgentError
+from harness.run.bounds import time_limit
 from harness.run.envs import make_env
 from harness.run.spec import EVAL_SEED
 from harness.run.values import Trajectory
@@ -32,10 +35,12 @@ def rollout(
     seed: int,
     on_step: Callable[[gym.Env, int], None] | None = None,
     record: Trajectory | None = None,
+    max_steps: int | None = None,
 ) -> tuple[float, int]:
     """One episode of ``policy`` from ``env.reset(seed=seed)`` until termination or truncation;
     returns (return, length). ``on_step(env, t)`` is called after step ``t`` (0-based), e.g. to render;
-    ``record`` receives every observation, action and reward, and whether the episode terminated."""
+    ``record`` receives every observation, action and reward, and whether the episode terminated.
+    ``max_steps``: AgentError when the episode has not ended after that many steps."""
     obs, _ = env.reset(seed=seed)
     total, length, done = 0.0, 0, False
     while not done:
@@ -52,19 +57,62 @@ def rollout(
             on_step(env, length)
         length += 1
         done = terminated or truncated
+        if max_steps is not None and not done and length >= max_steps:
+            raise AgentError(f"the episode had not ended after {max_steps:,} steps (the env has no time limit)")
     return total, length
+
+
+#: Relative tolerance of the bounds check (of the action range): rescaling [-1, 1] costs an ulp or two.
+BOUNDS_RTOL = 1e-5
+#: An evaluation longer than this is stopped as a hanging agent (Minitaur's slowest take minutes).
+EVALUATION_LIMIT_S = 3600.0
+#: Episode steps at most on an env without a time limit: an agent that never ends one is stopped.
+MAX_EPISODE_STEPS = 100_000
+
+
+def action_problem(action: Any, space: gym.spaces.Box) -> str | None:
+    """Why ``action`` is not an action of ``space`` (shape, finiteness, bounds up to BOUNDS_RTOL), or None."""
+    a = np.asarray(action)
+    if a.shape != space.shape:
+        return f"action of shape {a.shape}, the env's is {space.shape}"
+    if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
+        return f"action {a} is not finite"
+    slack = BOUNDS_RTOL * (space.high - space.low)
+    if np.any(a < space.low - slack) or np.any(a > space.high + slack):
+        return f"action {a} outside [{space.low}, {space.high}]"
+    return None
+
+
+def checked(policy: Policy, space: gym.Space[Any]) -> Policy:
+    """``policy`` raising AgentError at the first action that is not one of ``space`` (a Box)."""
+    if not isinstance(space, gym.spaces.Box):
+        return policy
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action = policy(obs)
+        problem = action_problem(action, space)
+        if problem is not None:
+            raise AgentError(f"predict(deterministic=True) gave an {problem}")
+        return action
+
+    return act
 
 
 class Evaluator:
     """The fixed evaluation episodes of a run; ``extend_by`` > 0 builds a second env whose time limit
     is that many steps longer, on which recorded episodes run (see the module's docstring)."""
 
-    def __init__(self, env_id: str, n_episodes: int, eval_seed: int, extend_by: int = 0):
+    def __init__(
+        self, env_id: str, n_episodes: int, eval_seed: int, extend_by: int = 0, limit_s: float = EVALUATION_LIMIT_S
+    ):
         self.env = make_env(env_id)
+        self.limit_s = limit_s  # an evaluation running longer is stopped as a hanging agent
         self.seeds = [eval_seed + i for i in range(n_episodes)]
         spec = self.env.spec
         #: The env's time limit (None: none): a recorded episode's score counts this many steps.
         self.horizon: int | None = spec.max_episode_steps if spec is not None else None
+        #: Steps after which an episode is stopped as one that never ends (an env without a time limit).
+        self.max_steps: int | None = None if self.horizon is not None else MAX_EPISODE_STEPS
         self.long_env: gym.Env | None = None
         if extend_by > 0 and self.horizon is not None:
             self.long_env = make_env(env_id, max_episode_steps=self.horizon + extend_by)
@@ -74,15 +122,26 @@ class Evaluator:
 
         With ``trajectories`` (a list), each episode is recorded into it, run on the extended env when
         there is one; the returns and lengths are still those of the episodes up to the time limit."""
-        returns, lengths = np.zeros(len(self.seeds)), np.zeros(len(self.seeds), dtype=np.int64)
-        for i, seed in enumerate(self.seeds):
-            if trajectories is None:
-                returns[i], lengths[i] = rollout(self.env, policy, seed)
-                continue
-            traj = Trajectory()
-            rollout(self.long_env or self.env, policy, seed, record=traj)
-            returns[i], lengths[i] = traj.score(self.horizon if self.long_env is not None else None)
-            trajectories.append(traj)
+        returns, lengths = np.zeros(len(self.seeds), dtype=np.float64), np.zeros(len(self.seeds), dtype=np.int64)
+        act = checked(policy, self.env.action_space)
+        where = {"episode": 0}
+
+        def doing() -> str:
+            return f"evaluation episode {where['episode'] + 1} of {len(self.seeds)} had not ended"
+
+        with time_limit(self.limit_s, doing):
+            for i, seed in enumerate(self.seeds):
+                where["episode"] = i
+                try:
+                    if trajectories is None:
+                        returns[i], lengths[i] = rollout(self.env, act, seed, max_steps=self.max_steps)
+                        continue
+                    traj = Trajectory()
+                    rollout(self.long_env or self.env, act, seed, record=traj, max_steps=self.max_steps)
+                except AgentError as exc:
+                    raise AgentError(f"episode {i + 1} of {len(self.seeds)} (reset seed {seed}): {exc}") from None
+                returns[i], lengths[i] = traj.score(self.horizon if self.long_env is not None else None)
+                trajectories.append(traj)
         return returns, lengths
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from stable_baselines3.common.utils import set_random_seed
 
 from harness.agents import Agent, Arm, get_arm
 from harness.config.schema import as_plain
+from harness.errors import AgentError, EnvFault
 from harness.run import checkpoint, matmul, provenance, rundir
 from harness.run.diagnostics import RunDiagnostics
 from harness.run.envs import make_env
@@ -245,6 +246,7 @@ class _Clock:
         self.last_return = last_return
         self.last_report = self.start
         self.last_ckpt_step, self.last_ckpt_time = step, self.start
+        self.steps_seen = step  # the last env step the agent's callback reported
         self.samples: deque[tuple[float, int]] = deque([(0.0, step)], maxlen=RATE_WINDOW)
 
     def elapsed(self) -> float:
@@ -311,7 +313,10 @@ def _train(
 
     def evaluate(step: int) -> None:
         t0 = time.perf_counter()
-        returns, lengths, bias = diagnostics.evaluate(evaluator)
+        try:
+            returns, lengths, bias = diagnostics.evaluate(evaluator)
+        except (AgentError, EnvFault) as exc:
+            raise type(exc)(f"the evaluation at env step {step:,}: {exc}") from None
         clock.eval_s += time.perf_counter() - t0
         clock.last_return = float(returns.mean())
         values = bias.row() if bias is not None else ()
@@ -356,6 +361,15 @@ def _train(
         report({"key": spec.key, "event": "checkpoint", "steps": step, "total": budget.total_steps})
 
     def on_step(step: int) -> bool:
+        expected = clock.steps_seen + 1
+        if step != expected:
+            raise AgentError(
+                f"learn() called back with step {step:,} after {clock.steps_seen:,}: the callback must see every "
+                f"env step once, in order" + (f" (the budget is {budget.total_steps:,})" if step > budget.total_steps else "")
+            )
+        if step > budget.total_steps:
+            raise AgentError(f"learn({budget.total_steps:,}) went on past its budget, to env step {step:,}")
+        clock.steps_seen = step
         if step % budget.eval_freq == 0 and step < budget.total_steps:
             evaluate(step)
         elif step % DIAGNOSE_EVERY == 0:
@@ -388,8 +402,11 @@ def _train(
             agent.learn(budget.total_steps, on_step)
         except FloatingPointError as exc:  # an agent's own NaN check (custom_td3.TrainingDiverged)
             raise _Divergence(agent.num_timesteps, str(exc)) from exc
+        except EnvFault as exc:
+            raise EnvFault(f"training, after env step {clock.steps_seen:,}: {exc}") from None
+        _check_budget(agent.num_timesteps, clock.steps_seen, budget.total_steps)
         evaluate(agent.num_timesteps)
-        model = agent.save(run_dir / "model")
+        model = _saved(agent.save(run_dir / "model"), run_dir)
     finally:
         env.close()
         evaluator.close()
@@ -407,6 +424,28 @@ def _train(
         "model": model.name,
         "critic": diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
     }
+
+
+def _check_budget(num_timesteps: int, seen: int, total: int) -> None:
+    """AgentError unless learn() ended at exactly its budget, with the callback having seen every step:
+    a run that trained more (or less) than its arm's budget is not a matched comparison."""
+    if num_timesteps != total or seen != total:
+        raise AgentError(
+            f"learn({total:,}) returned with num_timesteps = {num_timesteps:,} and the callback having seen "
+            f"{seen:,} env steps; both must equal the budget, {total:,}"
+        )
+
+
+def _saved(path: Any, run_dir: Path) -> Path:
+    """The file ``save`` said it wrote; AgentError when it returned no path, or one that is not there."""
+    if not isinstance(path, (str, Path)):
+        raise AgentError(f"save() returned {path!r}, not the path of the file it wrote")
+    path = Path(path)
+    if not path.is_absolute():
+        path = run_dir / path
+    if not path.is_file() or path.stat().st_size == 0:
+        raise AgentError(f"save() returned {path}, but {'that file is empty' if path.is_file() else 'no such file exists'}")
+    return path
 
 
 def start_agent(

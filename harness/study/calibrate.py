@@ -11,14 +11,20 @@ from dataclasses import dataclass
 import torch
 
 from harness.agents import get_arm
+from harness.errors import AgentError, UsageError
 from harness.config.schema import has_learning_starts, learning_starts
 from harness.run import matmul
+from harness.run.bounds import time_limit
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
 from harness.run.spec import RunSpec
 
 RANDOM_STEPS = 200
 WARMUP_STEPS = 20
+#: Training steps a calibration asks for at most: it stops after ``seconds``, or here for fast arms.
+MAX_TRAIN_STEPS = 20_000
+#: A calibration that has not returned after this long is an agent that ignores its callback.
+LIMIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,9 +63,31 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
         return True
 
     start = time.perf_counter()
-    agent.learn(10**9, on_step)
+    total = RANDOM_STEPS + WARMUP_STEPS + MAX_TRAIN_STEPS
+    seen = {"steps": 0}
+
+    def counted(step: int) -> bool:
+        seen["steps"] = step
+        return on_step(step)
+
+    def doing() -> str:
+        return (
+            f"calibrating {spec.arm} on {spec.env_id}: learn({total:,}) had not returned ({seen['steps']:,} steps "
+            f"reported; its callback returns False after about {seconds:g} s of training)"
+        )
+
+    with time_limit(LIMIT_S, doing):
+        agent.learn(total, counted)
+    end = (time.perf_counter(), int(agent.num_timesteps))
     env.close()
-    evaluator = Evaluator(spec.env_id, 1, spec.eval_seed)
+    if "train_start" not in marks:
+        raise AgentError(
+            f"calibrating {spec.arm} on {spec.env_id}: learn({total:,}) returned at num_timesteps = "
+            f"{agent.num_timesteps:,} with its callback having seen {seen['steps']:,} steps; it must call back "
+            "after every env step and stop when the callback returns False"
+        )
+    marks.setdefault("train_end", end)  # a fast arm reaches the step bound before the seconds are up
+    evaluator = Evaluator(spec.env_id, 1, spec.eval_seed, limit_s=LIMIT_S)
     t0 = time.perf_counter()
     _, lengths = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
     predict = int(lengths.sum()) / max(time.perf_counter() - t0, 1e-9)
@@ -89,5 +117,10 @@ def calibrate(specs: Sequence[RunSpec], threads: int) -> dict[tuple[str, str], R
     rates: dict[tuple[str, str], Rates] = {}
     for spec in specs:
         if (spec.env_id, spec.arm) not in rates:
-            rates[spec.env_id, spec.arm] = measure(spec, threads)
+            try:
+                rates[spec.env_id, spec.arm] = measure(spec, threads)
+            except AgentError as exc:
+                raise UsageError(
+                    f"{exc}. Nothing was run; `make check-agent AGENT={spec.arm}` checks the whole contract"
+                ) from None
     return rates
