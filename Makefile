@@ -17,6 +17,8 @@
 #   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
 #   make lock                       refresh requirements.lock (the versions make venv installs)
+#   Exit codes: make exits 2 whenever a command fails; a script that must tell a failed check or run (1) from
+#   bad input (2) runs the command make echoes (.venv/bin/python -m harness ...), which exits 0, 1 or 2.
 #   make test / make test-learning / make test-systems (every env family end to end) / make test-stats
 #                                   (the sequential test's full simulations) / make test-ray
 #                                   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
@@ -35,8 +37,10 @@ EXTRAS ?= dev
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-# Options passed to the CLI only when set, so the CLI's own defaults stay the single source.
-opt = $(if $($(1)),$(2) $($(1)))
+# Options passed to the CLI only when set, so the CLI's own defaults stay the single source. Values are
+# single-quoted for the shell, so STUDY="my study" reaches the CLI as one argument (which names the problem).
+q = '$(subst ','"'"',$(1))'
+opt = $(if $($(1)),$(2) $(call q,$($(1))))
 RAY_OPTS = $(call opt,BACKEND,--backend) $(call opt,RAY_ADDRESS,--ray-address) $(call opt,MAX_RETRIES,--max-retries)
 SEQUENTIAL_OPTS = --sequential $(call opt,PER_LOOK,--per-look) $(call opt,LOOKS,--looks) $(call opt,ALPHA,--alpha) \
 	$(call opt,COMPARE,--compare) $(call opt,MARGIN,--equivalence-margin)
@@ -85,7 +89,7 @@ compare: $(STAMP)
 
 report: $(STAMP)
 	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<name>" >&2; exit 2; }
-	$(BIN)/python -m harness report $(strip --study $(STUDY) $(ARGS))
+	$(BIN)/python -m harness report $(strip --study $(call q,$(STUDY)) $(ARGS))
 
 tune: $(STAMP)
 	@test -n "$(ENV)" -a -n "$(ALGO)" || { echo "usage: make tune ENV=<id> ALGO=<arm> [TRIALS=50] [BUDGET=...|STEPS=N] ..." >&2; exit 2; }
@@ -93,23 +97,23 @@ tune: $(STAMP)
 
 promote: $(STAMP)
 	@test -n "$(STUDY)" || { echo "usage: make promote STUDY=<tuning study> [FORCE=1] [TUNED=dir]" >&2; exit 2; }
-	$(BIN)/python -m harness promote $(strip $(STUDY) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS))
+	$(BIN)/python -m harness promote $(strip $(call q,$(STUDY)) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS))
 
 enjoy: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make enjoy RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=5]" >&2; exit 2; }
-	$(BIN)/python -m harness enjoy $(strip --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS))
+	$(BIN)/python -m harness enjoy $(strip --run $(call q,$(RUN)) $(call opt,EPISODES,--episodes) $(ARGS))
 
 record: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make record RUN=results/<study>/<arm>/<env>_<seed> [EPISODES=1]" >&2; exit 2; }
-	$(BIN)/python -m harness record $(strip --run $(RUN) $(call opt,EPISODES,--episodes) $(ARGS))
+	$(BIN)/python -m harness record $(strip --run $(call q,$(RUN)) $(call opt,EPISODES,--episodes) $(ARGS))
 
 check-agent: $(STAMP)
 	@test -n "$(AGENT)" || { echo "usage: make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1]" >&2; exit 2; }
-	$(BIN)/python -m harness check-agent $(strip --agent $(AGENT) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(ARGS))
+	$(BIN)/python -m harness check-agent $(strip --agent $(call q,$(AGENT)) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(ARGS))
 
 parity: $(STAMP)
 	@test -n "$(AGENT)" || { echo "usage: make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]" >&2; exit 2; }
-	$(BIN)/python -m harness parity $(strip --agent $(AGENT) $(call opt,REFERENCE,--reference) $(ARGS))
+	$(BIN)/python -m harness parity $(strip --agent $(call q,$(AGENT)) $(call opt,REFERENCE,--reference) $(ARGS))
 
 bench: $(STAMP)
 	$(BIN)/python -m harness $(strip bench $(call opt,MATMUL,--matmul-backend) $(ARGS))

@@ -10,7 +10,9 @@ import pytest
 
 from harness.errors import UsageError
 
-BASE = "compare --env Pendulum-v1 --steps 400 --eval-freq 200 --eval-episodes 1 --seeds 1 --progress quiet --no-estimate"
+BASE = (
+    "compare --env Pendulum-v1 --steps 400 --eval-freq 200 --eval-episodes 1 --seeds 1 --progress quiet --no-estimate"
+)
 
 
 def _one(run_cli, tmp_path, agent, env="Pendulum-v1"):
@@ -19,7 +21,9 @@ def _one(run_cli, tmp_path, agent, env="Pendulum-v1"):
     )
     name = agent.rpartition(":")[2] if ":" in agent else agent
     arm_dirs = [p for p in (tmp_path / "s").iterdir() if p.is_dir()]
-    meta = json.loads(next(d for d in arm_dirs if name in d.name).joinpath(f"{env.rpartition(':')[2]}_0", "meta.json").read_text())
+    meta = json.loads(
+        next(d for d in arm_dirs if name in d.name).joinpath(f"{env.rpartition(':')[2]}_0", "meta.json").read_text()
+    )
     return code, out, meta
 
 
@@ -30,7 +34,10 @@ def _one(run_cli, tmp_path, agent, env="Pendulum-v1"):
             "tests.own_agents:Overrun",
             ["learn(400) returned with num_timesteps = 1,200", "having seen 0 env steps", "must equal the budget, 400"],
         ),
-        ("tests.own_agents:NaNAction", ["the evaluation at env step 0", "episode 1 of 1", "action [nan] is not finite"]),
+        (
+            "tests.own_agents:NaNAction",
+            ["the evaluation at env step 0", "episode 1 of 1", "action [nan] is not finite"],
+        ),
         ("tests.own_agents:WrongShape", ["the evaluation at env step 0", "action of shape (2,), the env's is (1,)"]),
         ("tests.own_agents:SavesNothing", ["save() returned", "model.npy, but no such file exists"]),
     ],
@@ -55,7 +62,9 @@ def test_an_env_returning_nan_fails_the_run_as_the_envs_fault(run_cli, tmp_path)
         )
         meta = json.loads((tmp_path / "nan" / arm / "NaNPoint-v0_0" / "meta.json").read_text())
         assert code == 1 and meta["status"] == "failed", (arm, meta["status"])
-        assert "EnvFault" in meta["error"] and "returned a non-finite reward at step 151 of its episode" in meta["error"]
+        assert (
+            "EnvFault" in meta["error"] and "returned a non-finite reward at step 151 of its episode" in meta["error"]
+        )
         assert "the evaluation at env step 0: env NaNPoint-v0" in meta["error"], meta["error"]
     report = (tmp_path / "nan" / "report.md").read_text()
     assert "no complete or diverged runs" in report.lower()  # no score: both runs are out, named with their cause
@@ -72,7 +81,9 @@ def test_calibration_stops_an_agent_that_ignores_its_callback(tmp_path):
     with pytest.raises(UsageError) as err:
         calibrate.calibrate([spec], threads=1)
     text = str(err.value)
-    assert "calibrating tests.own_agents:Overrun on Pendulum-v1: learn(20,220) returned at num_timesteps = 60,660" in text
+    assert (
+        "calibrating tests.own_agents:Overrun on Pendulum-v1: learn(20,220) returned at num_timesteps = 60,660" in text
+    )
     assert "callback having seen 0 steps" in text and "make check-agent" in text
 
 

@@ -44,6 +44,22 @@ def study_name(text: str) -> str:
     return text
 
 
+#: Top-level folders of a results root that are not compare studies: ``make tune`` keeps its studies
+#: under ``tuning/``, so a compare (or report) study of that name would mix with them.
+RESERVED_STUDY_NAMES = ("tuning",)
+
+
+def compare_study_name(text: str) -> str:
+    """``study_name``, refusing the names RESERVED_STUDY_NAMES keeps for other uses."""
+    name = study_name(text)
+    if name in RESERVED_STUDY_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is reserved: <results>/{text}/ holds the tuning studies of `make tune`; choose any other "
+            "plain study name (letters, digits and . _ + = -)"
+        )
+    return name
+
+
 def parse_list(text: str, what: str) -> tuple[str, ...]:
     """``'a, b,c'`` -> ``('a', 'b', 'c')``; UsageError for an empty list."""
     items = tuple(x.strip() for x in text.split(",") if x.strip())

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.cli.args import non_negative_int, positive_int, study_name
+from harness.cli.args import compare_study_name, non_negative_int, positive_int, study_name
 from harness.study.budget import PRESETS
 
 RESULTS = Path("results")
@@ -137,7 +137,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     c.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (default: budget's)")
     c.add_argument("--jobs", type=positive_int, help="runs in parallel (default: the number of cores)")
     c.add_argument(
-        "--study", type=study_name, help="study name (default: <envs>-<budget>); results go to <results>/<study>/"
+        "--study",
+        type=compare_study_name,
+        help="study name (default: <envs>-<budget>); results go to <results>/<study>/",
     )
     c.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device; auto picks cuda when available"
@@ -210,7 +212,7 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     r = sub.add_parser(
         "report", allow_abbrev=False, help="write results/<study>/report.md, a self-contained report.html and figures"
     )
-    r.add_argument("--study", required=True, type=study_name, help="study name under the results root")
+    r.add_argument("--study", required=True, type=compare_study_name, help="study name under the results root")
     r.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
     r.add_argument("--bootstrap-reps", type=positive_int, default=10_000, help="bootstrap resamples for CIs")
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (reports are deterministic given it)")

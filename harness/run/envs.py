@@ -152,4 +152,6 @@ class FiniteEnv(gym.Wrapper[Any, Any, Any, Any]):
         if not finite:
             what = "reward" if np.all(np.isfinite(obs)) else "observation"
             value = reward if what == "reward" else np.asarray(obs)
-            raise EnvFault(f"env {self.spec.id if self.spec else self.env} returned a non-finite {what} at {when}: {value}")
+            raise EnvFault(
+                f"env {self.spec.id if self.spec else self.env} returned a non-finite {what} at {when}: {value}"
+            )

@@ -365,7 +365,8 @@ def _train(
         if step != expected:
             raise AgentError(
                 f"learn() called back with step {step:,} after {clock.steps_seen:,}: the callback must see every "
-                f"env step once, in order" + (f" (the budget is {budget.total_steps:,})" if step > budget.total_steps else "")
+                f"env step once, in order"
+                + (f" (the budget is {budget.total_steps:,})" if step > budget.total_steps else "")
             )
         if step > budget.total_steps:
             raise AgentError(f"learn({budget.total_steps:,}) went on past its budget, to env step {step:,}")
@@ -444,7 +445,9 @@ def _saved(path: Any, run_dir: Path) -> Path:
     if not path.is_absolute():
         path = run_dir / path
     if not path.is_file() or path.stat().st_size == 0:
-        raise AgentError(f"save() returned {path}, but {'that file is empty' if path.is_file() else 'no such file exists'}")
+        raise AgentError(
+            f"save() returned {path}, but {'that file is empty' if path.is_file() else 'no such file exists'}"
+        )
     return path
 
 

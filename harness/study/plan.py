@@ -127,6 +127,7 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
                     f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "
                     f"below the budget ({b.total_steps:,} steps): it will act randomly and never learn"
                 )
+    lines += s.hp_file_sections()
     lines += describe_arms(plan, results_root)
     lines.append(
         f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)"

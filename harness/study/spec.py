@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.agents import get_arm
-from harness.config import HYPERPARAMS_DIR, env_name, resolve
+import gymnasium as gym
+
+from harness.agents import external, get_arm, known_arms
+from harness.config import HYPERPARAMS_DIR, env_name, resolve, yamlio
 from harness.config.schema import has_learning_starts, learning_starts
-from harness.errors import UsageError
+from harness.errors import ConfigError, UsageError, suggest
 from harness.run import provenance
 from harness.run.spec import RunSpec
 from harness.study.budget import PRESETS, make_budget
@@ -45,6 +47,7 @@ class StudySpec:
         if self.budget not in PRESETS:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
         arms = {a: get_arm(a) for a in self.arms}
+        self.hp_file_sections()  # a typo'd section of an HP file is refused before anything resolves
         code = {a: provenance.agent_code(arm.code_module, arm.target) for a, arm in arms.items()}
         runs = []
         for env_id in self.envs:
@@ -86,6 +89,47 @@ class StudySpec:
                         )
                     )
         return runs
+
+    def hp_file_sections(self) -> list[str]:
+        """Per --hp-file, which of its sections apply to this study and which are kept for other studies
+        (another registered arm, another gymnasium env), as plan lines; ConfigError for a section that
+        names no arm or no env at all (a typo: ``tdd3``, ``Pendulm-v1``), with close matches."""
+        study_arms = {a: get_arm(a) for a in self.arms}
+        own = {key for arm in study_arms.values() for key in (arm.name, arm.files)}
+        others = set(known_arms()) | set(external.entry_points())
+        envs = {env_name(e) for e in self.envs}
+        lines = []
+        for file in self.hp_files:
+            data = yamlio.load_file(file)
+            if not isinstance(data, Mapping):
+                continue  # resolve() refuses it with the file's expected shape
+            applied, elsewhere = [], []
+            for arm_key, per_arm in data.items():
+                arm_key = str(arm_key)
+                if (
+                    arm_key != "all"
+                    and arm_key not in own
+                    and arm_key not in others
+                    and not external.is_import_path(arm_key)
+                ):
+                    raise ConfigError(
+                        f"{file}: section '{arm_key}' names no arm.{suggest(arm_key, sorted(own | others))} Accepted: "
+                        f"'all', this study's arms ({', '.join(self.arms)}), or another arm's name (kept for other studies)"
+                    )
+                for env_key in per_arm if isinstance(per_arm, Mapping) else ():
+                    env_key = str(env_key)
+                    if env_key != "all" and env_key not in envs and env_key not in gym.registry:
+                        raise ConfigError(
+                            f"{file} [{arm_key}]: section '{env_key}' names no env.{suggest(env_key, sorted(envs | set(gym.registry)))} "
+                            f"Accepted: 'all', this study's envs ({', '.join(sorted(envs))}), or another registered "
+                            "gymnasium id (kept for other studies)"
+                        )
+                    where = f"[{arm_key}][{env_key}]"
+                    applies = (arm_key == "all" or arm_key in own) and (env_key == "all" or env_key in envs)
+                    (applied if applies else elsewhere).append(where)
+            line = f"  {file}: applies {', '.join(applied) or 'no section'}"
+            lines.append(line + (f"; kept for other studies: {', '.join(elsewhere)}" if elsewhere else ""))
+        return lines
 
     def _full_steps(self, env_id: str, resolved: Mapping[str, resolve.Resolved], arms: Mapping[str, Any]) -> int:
         """The env's full budget: the largest n_timesteps of the arms that set the budget, else of any
