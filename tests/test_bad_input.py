@@ -116,7 +116,7 @@ def test_sections_for_other_studies_are_named_in_the_plan(run_cli, tmp_path):
 
 @pytest.mark.parametrize("command", ["compare --env Pendulum-v1", "report"])
 def test_reserved_study_names_are_refused(run_cli, command):
-    code, out, err = run_cli(*command.split(), "--study", "tuning", *(["--dry-run"] if "compare" in command else []))
+    code, _out, err = run_cli(*command.split(), "--study", "tuning", *(["--dry-run"] if "compare" in command else []))
     assert code == 2 and "'tuning' is reserved" in err and "tuning studies of `make tune`" in err
 
 

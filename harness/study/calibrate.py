@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from harness.agents import get_arm
-from harness.errors import AgentError, UsageError
 from harness.config.schema import has_learning_starts, learning_starts
+from harness.errors import AgentError, UsageError
 from harness.run import matmul
 from harness.run.bounds import time_limit
 from harness.run.envs import make_env

@@ -103,7 +103,8 @@ class StudySpec:
             data = yamlio.load_file(file)
             if not isinstance(data, Mapping):
                 continue  # resolve() refuses it with the file's expected shape
-            applied, elsewhere = [], []
+            applied: list[str] = []
+            elsewhere: list[str] = []
             for arm_key, per_arm in data.items():
                 arm_key = str(arm_key)
                 if (
