@@ -18,8 +18,24 @@ from custom_td3.networks import ACTIVATION_CLASSES
 from custom_td3.schedules import SCHEDULES, EpisodeLengthSchedule
 
 
-def param(default: Any, help: str, accepted: str, check: Callable[[Any], bool]) -> Any:
-    return field(default=default, metadata={"help": help, "accepted": accepted, "check": check})
+#: ``(other field, predicate on its value, the condition in words)``: a field acts only while it holds.
+ActsWhen = tuple[str, Callable[[Any], bool], str]
+
+
+def param(
+    default: Any, help: str, accepted: str, check: Callable[[Any], bool], acts_when: ActsWhen | None = None
+) -> Any:
+    """A field with its help, accepted values (text), check and, for a field that some other setting
+    switches off (PER's exponents without prioritized replay), ``acts_when``: tools that search
+    settings leave it out while the switch is off."""
+    meta = {"help": help, "accepted": accepted, "check": check}
+    if acts_when is not None:
+        meta["acts_when"] = acts_when
+    return field(default=default, metadata=meta)
+
+
+_PER: ActsWhen = ("prioritized", lambda v: v is True, "prioritized replay is on (prioritized: true)")
+_DECAY: ActsWhen = ("noise_schedule", lambda v: v != "constant", "the exploration noise decays (noise_schedule)")
 
 
 def _positive(v: float) -> bool:
@@ -110,6 +126,7 @@ class TD3Config:
         "Std of the Gaussian exploration noise (normalized actions); with a noise_schedule, its value at step 0",
         "[0, inf)",
         lambda v: v >= 0,
+        ("noise_type", lambda v: v == "normal", "Gaussian action noise is on (noise_type: normal)"),
     )
     noise_schedule: str = param(
         "constant",
@@ -124,9 +141,10 @@ class TD3Config:
         "Exploration std reached at noise_decay_steps and kept after",
         "[0, inf)",
         lambda v: v >= 0 and math.isfinite(v),
+        _DECAY,
     )
     noise_decay_steps: int = param(
-        100_000, "Env steps (warm-up included) over which noise_schedule decays", "[1, inf)", lambda v: v >= 1
+        100_000, "Env steps (warm-up included) over which noise_schedule decays", "[1, inf)", lambda v: v >= 1, _DECAY
     )
     noisy_nets: bool = param(
         False,
@@ -140,6 +158,7 @@ class TD3Config:
         "NoisyNets: sigma_0; each noise scale starts at sigma_0 / sqrt(fan_in)",
         "[0, inf)",
         lambda v: v >= 0 and math.isfinite(v),
+        ("noisy_nets", lambda v: v is True, "NoisyNets are on (noisy_nets: true)"),
     )
     episode_length_schedule: EpisodeLengthSchedule | None = param(  # noqa: RUF009 - param() is a field specifier
         None,
@@ -155,11 +174,17 @@ class TD3Config:
         "one of true, false",
         lambda v: isinstance(v, bool),
     )
-    per_alpha: float = param(0.6, "PER: priority exponent (0: uniform)", "[0, 1]", lambda v: 0 <= v <= 1)
+    per_alpha: float = param(0.6, "PER: priority exponent (0: uniform)", "[0, 1]", lambda v: 0 <= v <= 1, _PER)
     per_beta0: float = param(
-        0.4, "PER: initial importance-sampling exponent, annealed to 1 over the run", "[0, 1]", lambda v: 0 <= v <= 1
+        0.4,
+        "PER: initial importance-sampling exponent, annealed to 1 over the run",
+        "[0, 1]",
+        lambda v: 0 <= v <= 1,
+        _PER,
     )
-    per_eps: float = param(1e-6, "PER: added to |TD error| so no transition has zero priority", "(0, inf)", _positive)
+    per_eps: float = param(
+        1e-6, "PER: added to |TD error| so no transition has zero priority", "(0, inf)", _positive, _PER
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.net_arch, list):

@@ -68,7 +68,12 @@ class OffPolicyCore:
     noise_type: str | None = hp(
         None, "Exploration noise added to the actor's action", choices=(None, "normal", "ornstein-uhlenbeck")
     )
-    noise_std: float = hp(0.1, "Std of the exploration noise, in units of the normalized action", low=0)
+    noise_std: float = hp(
+        0.1,
+        "Std of the exploration noise, in units of the normalized action",
+        low=0,
+        acts_when=("noise_type", lambda v: v is not None, "action noise is on (noise_type not null)"),
+    )
     activation_fn: str = ours("activation_fn", policy_kwarg=True)
 
 

@@ -263,7 +263,7 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         "(default: a journal file under results/tuning/<study>/)",
     )
     t.add_argument(
-        "--study", type=study_name, help="study name (default: <arm>-<env>); re-running it continues the study"
+        "--study", type=study_name, help="study name (default: <arm>-<env>-<budget>, or -<N>steps with --steps); re-running it continues the study"
     )
     t.add_argument("--jobs", type=positive_int, default=1, help="worker processes on the study (default 1)")
     t.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="default tpe")

@@ -31,7 +31,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     env_id, arm_info = resolve_env_id(args.env), get_arm(args.algo)
     arm = arm_info.name
     spec = tune.TuneSpec(
-        study=args.study or f"{arm}-{env_name(env_id)}",
+        study=args.study or default_tuning_study(arm, env_id, args.budget, args.steps),
         arm=arm,
         env_id=env_id,
         trials=args.trials,
@@ -52,10 +52,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
     # Bad input is refused before the study's folder and storage exist: nothing is left behind.
     search.load_space(arm_info, spec.space)
     spec.base_run()
+    tune.check_design(spec, args.results)  # a study continues only as what its trials were
     choice = tune.choose_backend(spec, args.results, args.matmul_backend, threads_per_run(args.jobs))
     spec = dataclasses.replace(spec, matmul_backend=choice.backend)
     print(choice.describe(), flush=True)
     base = spec.base_run()
+    space, left_out = tune.search_space(spec)
+    print(
+        f"search space: {', '.join(space)}"
+        + "".join(f"; left out: {name} ({why})" for name, why in left_out.items()),
+        flush=True,
+    )
     print(
         f"Tuning {arm} on {env_id}: study '{spec.study}', up to {spec.trials} trials x {spec.seeds_per_trial} "
         f"seed(s) x {base.budget.total_steps:,} env steps, {args.jobs} worker(s), sampler {spec.sampler}, "
@@ -74,6 +81,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     values = tuned_file.path_for(tuned_file.study_tuned_dir(args.results, spec.study), arm, env_id)
     after_tune(args, spec.study, arm, env_id, values if best and values.exists() else None)
     return 0
+
+
+def default_tuning_study(arm: str, env_id: str, budget: str, steps: int | None) -> str:
+    """``<arm>-<env>-<budget>`` (``-<N>steps`` with --steps): another budget is another study."""
+    return f"{arm}-{env_name(env_id)}-" + (f"{steps}steps" if steps is not None else budget)
 
 
 def tune_on_ray(args: argparse.Namespace, spec: TuneSpec) -> optuna.Study:

@@ -35,6 +35,7 @@ def hp(
     policy_kwarg: bool = False,
     predicate: Callable[[Any], bool] | None = None,
     accepted_text: str = "",
+    acts_when: tuple[str, Callable[[Any], bool], str] | None = None,
 ) -> Any:
     """A hyperparameter field: default, help text, accepted range or choices.
 
@@ -45,13 +46,16 @@ def hp(
 
     The field's metadata holds ``help``, ``accepted`` (text) and ``check`` (a predicate on
     one value): the schema ``build_config`` reads, which other packages' dataclasses can
-    also provide without importing this module.
+    also provide without importing this module. ``acts_when`` = ``(other field, predicate on its
+    value, the condition in words)`` marks a field that another switches off (a search leaves it out
+    while the predicate is false and the other field is not searched itself).
     """
+    extra = {"acts_when": acts_when} if acts_when is not None else {}
     if isinstance(default, list):
         default = tuple(default)
     if predicate is not None:
         meta = dict(help=help, accepted=accepted_text, check=predicate, policy_kwarg=policy_kwarg, verbatim=True)
-        return dataclasses.field(default=default, metadata=meta)
+        return dataclasses.field(default=default, metadata={**meta, **extra})
     if choices is not None:
         choices = tuple(choices)
         text = "one of " + ", ".join("null" if c is None else repr(c) for c in choices)
@@ -75,7 +79,7 @@ def hp(
             return v in also or all(ok(x) for x in (v if isinstance(v, tuple) else (v,)))
 
     meta = dict(help=help, accepted=text, check=check, policy_kwarg=policy_kwarg, verbatim=False)
-    return dataclasses.field(default=default, metadata=meta)
+    return dataclasses.field(default=default, metadata={**meta, **extra})
 
 
 def accepted(f: dataclasses.Field, tp: Any) -> str:

@@ -10,6 +10,7 @@ accepted by it (checked on load). ``sample`` returns plain values, never objects
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,23 @@ def load_space(arm: ArmInfo, path: Path | None = None) -> dict[str, Param]:
             build_config(arm.config_cls, {name: value}, where)
         space[name] = param
     return space
+
+
+def active(space: dict[str, Param], config: Any) -> tuple[dict[str, Param], dict[str, str]]:
+    """(the dimensions of ``space`` that act on ``config``, {left-out name: why}). A field whose metadata
+    has ``acts_when = (switch, predicate, text)`` is left out while the predicate is false on
+    ``config``'s switch and the switch is not itself searched: the sampler would spend trials on it."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    kept, left_out = {}, {}
+    for name, p in space.items():
+        rule = fields[name].metadata.get("acts_when") if name in fields else None
+        if rule is not None:
+            switch, acts, text = rule
+            if switch not in space and not acts(getattr(config, switch)):
+                left_out[name] = f"acts only when {text}; here {switch} = {getattr(config, switch)!r}"
+                continue
+        kept[name] = p
+    return kept, left_out
 
 
 def sample(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:

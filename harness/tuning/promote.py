@@ -73,7 +73,14 @@ def promote(source: Path, tuned_dir: Path, force: bool = False) -> Promotion:
     ``losses`` finds better and ``force`` is not set.
     """
     new = tuned_file.load(source)
-    target = Path(tuned_dir) / source.parent.name / source.name
+    arm = source.parent.name
+    recorded = [str(a) for a in (new.provenance.get("arm"), (new.provenance.get("design") or {}).get("arm")) if a]
+    if any(a != arm for a in recorded):
+        raise UsageError(
+            f"not promoted: {shown(source)} lies under the arm '{arm}', but its values were tuned for "
+            f"{' / '.join(sorted(set(recorded)))} (its provenance); values are promoted only for the arm that made them"
+        )
+    target = Path(tuned_dir) / arm / source.name
     old = tuned_file.load(target) if target.exists() else None
     if old is not None and old.hyperparameters == new.hyperparameters and old.study == new.study:
         return Promotion(source, target, old, changed=False)

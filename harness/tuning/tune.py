@@ -15,6 +15,7 @@ local processes (``run_workers``) or any other ``Launcher``, e.g. Ray tasks (har
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing as mp
 import statistics
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from harness.config import search
 from harness.config import tuned as tuned_file
 from harness.config.schema import as_plain, build_config, learning_starts
 from harness.errors import UsageError
+from harness.execution.progress import Display, make_display
 from harness.run import matmul, rundir, runner
 from harness.run.provenance import git_state, package_versions
 from harness.run.spec import RunSpec
@@ -140,10 +142,81 @@ class _WarmedUp(optuna.pruners.BasePruner):
         return step is not None and step >= self.warmup_steps and self.inner.prune(study, trial)
 
 
-def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
-    arm = get_arm(spec.arm)
-    space = search.load_space(arm, spec.space)
+def search_space(spec: TuneSpec) -> tuple[dict[str, search.Param], dict[str, str]]:
+    """The dimensions the trials sample (those that act on the arm's resolved configuration) and the
+    ones left out, with why (``search.active``)."""
+    return search.active(search.load_space(get_arm(spec.arm), spec.space), spec.base_run().config)
+
+
+def design(spec: TuneSpec) -> dict[str, Any]:
+    """What every trial of a study shares and its values depend on: the arm and its code, the env,
+    the budget and evaluation, the resolved hyperparameters under the trials, the searched space and
+    the seeding. A study continues only under the same design (``check_design``)."""
     base = spec.base_run()
+    space, left_out = search_space(spec)
+    return {
+        "arm": spec.arm,
+        "agent_code": base.agent_code.get("identity"),
+        "env_id": spec.env_id,
+        "budget": dataclasses.asdict(base.budget),
+        "eval_seed": base.eval_seed,
+        "hyperparameters": as_plain(base.config),
+        "space": {name: dataclasses.asdict(p) for name, p in space.items()},
+        "left_out": sorted(left_out),
+        "seeds_per_trial": spec.seeds_per_trial,
+        "seed": spec.seed,
+    }
+
+
+def check_design(spec: TuneSpec, results_root: Path) -> dict[str, Any]:
+    """The study's design, recorded at its first start; UsageError when this command's design differs
+    (naming what changed) or when the study has trials but no recorded design (it cannot be checked)."""
+    study = open_study(spec, results_root)
+    wanted = json.loads(json.dumps(design(spec), default=str))  # as stored: lists, not tuples
+    recorded = study.user_attrs.get("design")
+    if recorded is None:
+        if study.get_trials(deepcopy=False):
+            raise UsageError(
+                f"tuning study '{spec.study}' has {len(study.trials)} trial(s) but no recorded design (it was made "
+                "before studies recorded their arm, budget and search space), so this command cannot be checked "
+                "against what its trials used; it is not continued. Choose another study name (--study, make tune "
+                "... STUDY=name)"
+            )
+        study.set_user_attr("design", wanted)
+        return wanted
+    before, after = _leaves(recorded), _leaves(wanted)
+    changed = [k for k in sorted(set(before) | set(after)) if before.get(k, "absent") != after.get(k, "absent")]
+    if changed:
+        details = "; ".join(f"{k}: {_short(before.get(k, 'absent'))} -> {_short(after.get(k, 'absent'))}" for k in changed)
+        raise UsageError(
+            f"tuning study '{spec.study}' was made with another design, so its trials do not compare with new "
+            f"ones ({details}). Continue it with the same settings, or choose another study name (--study, make "
+            "tune ... STUDY=name)"
+        )
+    return recorded
+
+
+def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as {dotted key: leaf value}, so a difference names the setting that changed."""
+    if not isinstance(value, dict) or not value:
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def objective(spec: TuneSpec, results_root: Path, threads: int, report: runner.Reporter | None = None) -> Any:
+    arm = get_arm(spec.arm)
+    space, _ = search_space(spec)
+    base = spec.base_run()
+
+    progress = report
 
     def run_trial(trial: optuna.Trial) -> float:
         values = search.sample(trial, space)
@@ -165,7 +238,9 @@ def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
                     if trial.should_prune():
                         raise optuna.TrialPruned(f"pruned at step {step} with return {value:.1f}")
 
-            summary = runner.execute(run, results_root, threads, on_eval=report, passthrough=(optuna.TrialPruned,))
+            summary = runner.execute(
+                run, results_root, threads, report=progress, on_eval=report, passthrough=(optuna.TrialPruned,)
+            )
             if summary["status"] != rundir.STATUS_COMPLETE:
                 trial.set_user_attr("fail_reason", summary.get("error", summary["status"]))
                 raise TrialFailed(f"seed {seed}: {summary.get('error', summary['status'])}")
@@ -176,14 +251,21 @@ def objective(spec: TuneSpec, results_root: Path, threads: int) -> Any:
 
 
 def open_study(spec: TuneSpec, results_root: Path, worker: int = 0) -> optuna.Study:
+    """The study, loaded when its storage has it (create_study with load_if_exists would append to a
+    journal each time, dirtying a committed one), else created."""
     base = spec.base_run()
+    storage = storage_for(spec, results_root)
+    sampler = make_sampler(spec.sampler, spec.seed + worker)
+    pruner = make_pruner(spec.pruner, learning_starts(base.config))
+    if spec.study in optuna.get_all_study_names(storage):
+        return optuna.load_study(study_name=spec.study, storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(
         study_name=spec.study,
-        storage=storage_for(spec, results_root),
+        storage=storage,
         direction="maximize",
-        sampler=make_sampler(spec.sampler, spec.seed + worker),
-        load_if_exists=True,
-        pruner=make_pruner(spec.pruner, learning_starts(base.config)),
+        sampler=sampler,
+        load_if_exists=True,  # another worker may create it meanwhile
+        pruner=pruner,
     )
 
 
@@ -206,7 +288,12 @@ Launcher = Callable[[TuneSpec, Path, int, int], None]
 
 
 def work(
-    spec: TuneSpec, results_root: Path, threads: int, worker: int, callbacks: Sequence[TrialCallback] = ()
+    spec: TuneSpec,
+    results_root: Path,
+    threads: int,
+    worker: int,
+    callbacks: Sequence[TrialCallback] = (),
+    progress: str = "log",
 ) -> None:
     """One worker: run trials until the study has ``spec.trials`` complete or pruned ones.
 
@@ -220,13 +307,37 @@ def work(
     study = open_study(spec, results_root, worker)
     done = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = spec.trials - len(study.get_trials(deepcopy=False, states=done))
+    display = make_display(progress)
     if remaining > 0:
-        study.optimize(
-            objective(spec, results_root, threads),
-            n_trials=remaining,
-            catch=(TrialFailed,),
-            callbacks=[MaxTrialsCallback(spec.trials, states=done), *callbacks],
-        )
+        with display:
+            study.optimize(
+                objective(spec, results_root, threads, report=display.handle),
+                n_trials=remaining,
+                catch=(TrialFailed,),
+                callbacks=[MaxTrialsCallback(spec.trials, states=done), TrialLines(display, spec.trials), *callbacks],
+            )
+
+
+class TrialLines:
+    """One line per finished trial: its number, value or why it ended, and the best so far."""
+
+    def __init__(self, display: Display, trials: int):
+        self.display, self.trials = display, trials
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == TrialState.COMPLETE:
+            what = f"value {trial.value:.2f}"
+        elif trial.state == TrialState.PRUNED:
+            last = trial.last_step
+            what = "pruned" + (f" at step {last:,} ({trial.intermediate_values[last]:.2f})" if last is not None else "")
+        else:
+            what = f"failed: {trial.user_attrs.get('fail_reason', trial.state.name.lower())}"
+        finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        try:
+            best = f"best so far: trial {study.best_trial.number}, {study.best_value:.2f}"
+        except ValueError:
+            best = "no trial complete yet"
+        self.display.line(f"trial {trial.number}: {what}; {finished}/{self.trials} finished; {best}")
 
 
 def run(spec: TuneSpec, results_root: Path, jobs: int, threads: int, launch: Launcher | None = None) -> optuna.Study:
@@ -261,6 +372,7 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
     if not complete:
         return None
     best = study.best_trial
+    recorded = study.user_attrs.get("design") or design(spec)
     space = search.load_space(get_arm(spec.arm), spec.space)
     config = build_config(
         get_arm(spec.arm).config_cls,
@@ -279,7 +391,8 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
         "objective": f"mean final evaluation return over {spec.seeds_per_trial} seed(s)",
         "value": best.value,
         "seeds": best.user_attrs.get("seeds"),
-        "budget": {"preset": spec.budget, "steps": spec.steps or spec.base_run().budget.total_steps},
+        "budget": {"preset": recorded["budget"]["preset"], "steps": recorded["budget"]["total_steps"]},
+        "design": recorded,  # what every trial used: arm and code, env, budget, hyperparameters, space, seeds
         "trials": {
             s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
             for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
