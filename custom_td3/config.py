@@ -17,7 +17,6 @@ from typing import Any
 from custom_td3.networks import ACTIVATION_CLASSES
 from custom_td3.schedules import SCHEDULES, EpisodeLengthSchedule
 
-
 #: ``(other field, predicate on its value, the condition in words)``: a field acts only while it holds.
 ActsWhen = tuple[str, Callable[[Any], bool], str]
 

@@ -42,7 +42,10 @@ def run_dirs(root):
 def test_plan_is_printed_before_running(study):
     _, _, out = study
     assert "runs: 6 = 1 env(s) x 3 arm(s) x 2 seed(s); 6 to run" in out
-    assert "600 env steps per run (STEPS)" in out and "evaluation every 200 steps, 2 episodes" in out
+    assert (
+        "600 env steps per run (STEPS: 3% of the full 20,000; evaluated as budget 'smoke' is" in out
+        and "evaluation every 200 steps, 2 episodes" in out
+    )
     assert "learning_starts 10,000 -> 300" in out  # scaled by 600 / 20,000
     assert "rl-zoo3" in out and "td3.yml [Pendulum-v1]" in out
     assert "estimate: about" in out

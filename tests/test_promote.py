@@ -114,7 +114,7 @@ def test_scratch_tuning_study_leaves_committed_tuned_files_untouched(run_cli, tm
     own = tmp_path / "tuning" / "scratch" / "tuned" / "td3" / "Pendulum-v1.yml"
     values = yaml.safe_load(own.read_text())
     assert set(values["hyperparameters"]) == {"learning_rate"}
-    assert values["provenance"]["budget"] == {"preset": "quick", "steps": 300}
+    assert values["provenance"]["budget"] == {"preset": "smoke", "steps": 300}
     assert values["provenance"]["trials"] == {"complete": 2, "pruned": 0, "fail": 0}
     assert f"best values: {own}" in out
     assert "hyperparams/tuned unchanged" in out and "make promote STUDY=scratch" in out

@@ -119,7 +119,7 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
     assert tuned["hyperparameters"]["net_arch"] == json.loads(best.params["net_arch"])
     assert set(tuned["hyperparameters"]) == {"learning_rate", "net_arch", "n_steps"}
     assert {"study", "storage", "seeds", "budget", "date", "versions", "trials"} <= set(tuned["provenance"])
-    assert tuned["provenance"]["budget"] == {"preset": "quick", "steps": 400}
+    assert tuned["provenance"]["budget"] == {"preset": "smoke", "steps": 400}
     assert tuned["provenance"]["trials"] == {"complete": 5, "pruned": 0, "fail": 0}
     folder = tmp_path / "results" / "tuning" / "tiny"
     for name in ("optimization_history", "param_importances", "intermediate_values"):

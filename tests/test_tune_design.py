@@ -57,7 +57,7 @@ def test_a_study_without_a_recorded_design_is_not_continued(run_cli, tmp_path):
     copy = tmp_path / "results" / "tuning" / "td3-Pendulum-v1"
     shutil.copytree(committed, copy)
     before = {p.name: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
-    code, out, err = run_cli(
+    code, _out, err = run_cli(
         *"tune --env Pendulum-v1 --algo td3 --steps 1000 --trials 1 --study td3-Pendulum-v1 --results".split(),
         tmp_path / "results",
     )
@@ -98,5 +98,7 @@ def test_searched_keys_the_configuration_ignores_are_left_out(arm, hp, left_out)
     space, dropped = search.active(search.load_space(info), config)
     assert set(dropped) == left_out
     assert set(space) | set(dropped) == set(search.load_space(info))
-    switch = search.load_space(info) | {"prioritized": search.Param("prioritized", "categorical", choices=(True, False))}
+    switch = search.load_space(info) | {
+        "prioritized": search.Param("prioritized", "categorical", choices=(True, False))
+    }
     assert "per_alpha" in search.active(switch, config)[0]  # searched together with its switch: kept

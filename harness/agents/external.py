@@ -162,7 +162,7 @@ def sb3_arm(name: str, algo_cls: type[BaseAlgorithm], origin: str) -> Arm:
         None,
         sb3.builder(algo_cls, sb3.derived_kwargs),
         distribution_of(algo_cls.__module__),
-        sb3.loader(algo_cls),
+        sb3.loader(algo_cls, sb3.derived_config(algo_cls), sb3.derived_kwargs),
         target=algo_cls,
         agent_cls=sb3.SB3Agent,
         code_module=code_module_of(algo_cls.__module__),

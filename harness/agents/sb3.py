@@ -17,6 +17,7 @@ import io
 import random
 import types
 import typing
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,10 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from custom_td3 import TD3Config as OurTD3Config
 from custom_td3.networks import ACTIVATION_CLASSES
+from custom_td3.serialization import safe_load
 from harness.agents.base import StepCallback
-from harness.config.schema import fields_of, hp
+from harness.config import yamlio
+from harness.config.schema import build_config, fields_of, hp
 
 _OURS = {f.name: f for f in dataclasses.fields(OurTD3Config)}
 
@@ -378,6 +381,16 @@ class SB3Agent:
         self.model.save(path)
         return path
 
+    def load_policy_weights(self, path: Path) -> None:
+        """The policy's tensors from an SB3 model zip (its ``policy.pth``), loaded with weights_only."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                data = archive.read("policy.pth")
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"not an SB3 model zip with policy.pth ({exc})") from None
+        state = safe_load(io.BytesIO(data), map_location=self.model.device)
+        self.model.policy.load_state_dict(state)
+
     @property
     def at_episode_boundary(self) -> bool:
         """Always: SB3 restarts the episode on resume anyway (its env state is not saved)."""
@@ -432,11 +445,28 @@ def builder(
     return build
 
 
-def loader(algo_cls: type[BaseAlgorithm]) -> Callable[[Path, gym.Env, str], SB3Agent]:
-    """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting."""
+def loader(
+    algo_cls: type[BaseAlgorithm],
+    config_cls: type,
+    kwargs: Callable[[Any, gym.Space[Any]], dict[str, Any]] = sb3_kwargs,
+) -> Callable[[Path, gym.Env, str], SB3Agent]:
+    """A function loading a saved SB3 model of ``algo_cls`` as an Agent, for acting, without
+    unpickling anything: SB3's own loader unpickles the zip's ``data`` (code may run), so the model is
+    rebuilt from the run's recorded ``config.yml`` beside the file and only the policy's tensors are
+    read from the zip, with ``torch.load(weights_only=True)``."""
 
     def load(path: Path, env: gym.Env, device: str) -> SB3Agent:
-        return SB3Agent(algo_cls.load(path, device=device))
+        path = Path(path)
+        recorded = path.parent / "config.yml"
+        if not recorded.is_file():
+            raise ValueError(
+                f"no config.yml beside {path.name}: an SB3 model is rebuilt from its run's recorded "
+                "hyperparameters and only its weights are read from the file"
+            )
+        config: Any = build_config(config_cls, yamlio.load_file(recorded), str(recorded))
+        agent = SB3Agent.build(algo_cls, env, config, 0, device, kwargs(config, env.action_space))
+        agent.load_policy_weights(path)
+        return agent
 
     return load
 

@@ -47,11 +47,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     def start(device: str, jobs: int, threads: int, executor: Executor | None) -> int:
         study = StudySpec(
-            name=args.study or default_study_name(envs, args.budget, args.steps) + ("-adaptive" if design else ""),
+            name=args.study
+            or default_study_name(envs, args.budget or "full", args.steps) + ("-adaptive" if design else ""),
             envs=envs,
             arms=arms,
             seeds=design.seeds(1, args.seed_offset) if design else seeds_from(args.seeds or 5, args.seed_offset),
-            budget=args.budget,
+            budget=args.budget if args.budget or args.steps else "full",
             steps=args.steps,
             eval_freq=args.eval_freq,
             eval_episodes=args.eval_episodes,

@@ -131,7 +131,11 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     seq.add_argument(
         "--permutation-seed", type=int, help="seed of the relabellings the boundaries come from (default 0)"
     )
-    c.add_argument("--budget", choices=list(PRESETS), default="full", help="named budget (default full)")
+    c.add_argument(
+        "--budget",
+        choices=list(PRESETS),
+        help="named budget (default full; with --steps, the one whose share of the full budget it is: its evaluation schedule)",
+    )
     c.add_argument("--steps", type=positive_int, help="env steps per run, overriding the budget's size")
     c.add_argument("--eval-freq", type=positive_int, help="evaluate every N env steps (default: budget's schedule)")
     c.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (default: budget's)")
@@ -251,7 +255,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     t.add_argument("--algo", required=True, help=f"the arm to tune (known: {known})")
     t.add_argument("--trials", type=positive_int, default=50, help="cap on finished trials in the study (default 50)")
     t.add_argument(
-        "--budget", choices=list(PRESETS), default="quick", help="budget of each trial's runs (default quick)"
+        "--budget",
+        choices=list(PRESETS),
+        help="budget of each trial's runs (default quick; with --steps, the one whose share of the full budget it is)",
     )
     t.add_argument("--steps", type=positive_int, help="env steps per trial run, overriding the budget's size")
     t.add_argument("--eval-freq", type=positive_int, help="evaluate (and report to the pruner) every N env steps")
@@ -263,7 +269,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         "(default: a journal file under results/tuning/<study>/)",
     )
     t.add_argument(
-        "--study", type=study_name, help="study name (default: <arm>-<env>-<budget>, or -<N>steps with --steps); re-running it continues the study"
+        "--study",
+        type=study_name,
+        help="study name (default: <arm>-<env>-<budget>, or -<N>steps with --steps); re-running it continues the study",
     )
     t.add_argument("--jobs", type=positive_int, default=1, help="worker processes on the study (default 1)")
     t.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="default tpe")

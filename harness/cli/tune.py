@@ -31,11 +31,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     env_id, arm_info = resolve_env_id(args.env), get_arm(args.algo)
     arm = arm_info.name
     spec = tune.TuneSpec(
-        study=args.study or default_tuning_study(arm, env_id, args.budget, args.steps),
+        study=args.study or default_tuning_study(arm, env_id, args.budget or "quick", args.steps),
         arm=arm,
         env_id=env_id,
         trials=args.trials,
-        budget=args.budget,
+        budget=args.budget if args.budget or args.steps else "quick",
         steps=args.steps,
         eval_freq=args.eval_freq,
         eval_episodes=args.eval_episodes,
@@ -59,8 +59,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     base = spec.base_run()
     space, left_out = tune.search_space(spec)
     print(
-        f"search space: {', '.join(space)}"
-        + "".join(f"; left out: {name} ({why})" for name, why in left_out.items()),
+        f"search space: {', '.join(space)}" + "".join(f"; left out: {name} ({why})" for name, why in left_out.items()),
         flush=True,
     )
     print(

@@ -18,6 +18,9 @@ from harness.fmt import fmt_duration
 
 
 def _eta(event: dict[str, Any]) -> float | None:
+    """The run's own estimate of what is left, evaluations included; else the training steps left at its rate."""
+    if event.get("eta_s") is not None:
+        return float(event["eta_s"])
     rate, steps, total = event.get("steps_per_s"), event.get("steps", 0), event.get("total")
     if not rate or total is None:
         return None
@@ -56,6 +59,8 @@ class Display:
             )
         elif kind == "failed":
             self.line(f"FAILED {key}: {event.get('error')}")
+        elif kind == "note":
+            self.line(f"note   {key}: {event.get('text')}")
         else:
             self.progress(key, state)
 

@@ -20,6 +20,7 @@ import re
 import shutil
 import tarfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -91,11 +92,55 @@ def _write(run_dir: Path, step: int, dump: Callable[[IO[bytes]], Any], keep: int
     return path
 
 
+class CheckpointUnreadable(RuntimeError):
+    """A checkpoint file that does not load (cut short, garbage, or holding objects other than
+    tensors and plain data); the message names the file and why, in one line."""
+
+
 def load(path: Path) -> dict[str, Any]:
     """A checkpoint's state. Checkpoints may come from a shared store, so only tensors, plain Python
-    data and numpy arrays are accepted (``torch.load(weights_only=True)`` with numpy allowed)."""
-    state: dict[str, Any] = safe_load(path, map_location="cpu")
+    data and numpy arrays are accepted (``torch.load(weights_only=True)`` with numpy allowed); any
+    other file is CheckpointUnreadable, never loaded with fewer restrictions."""
+    try:
+        state = safe_load(path, map_location="cpu")
+    except Exception as exc:
+        raise CheckpointUnreadable(f"{path}: {unreadable_cause(exc)}") from None
+    if not isinstance(state, dict):
+        raise CheckpointUnreadable(f"{path}: holds a {type(state).__name__}, not a checkpoint's state")
     return state
+
+
+def unreadable_cause(exc: BaseException) -> str:
+    """Why a restricted torch.load refused a file, in one line: the unpickler's own reason when it names
+    one (a global outside the allowed types), else the error's first line; never torch's advice to
+    load with ``weights_only=False``, which would run whatever code the file carries."""
+    advice = ("weights_only", "Weights only load failed", "Check the documentation", "Please file an issue")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [
+        line.removeprefix("WeightsUnpickler error:").strip() for line in lines if not any(a in line for a in advice)
+    ]
+    return f"{type(exc).__name__}: {reasons[0] if reasons else 'not a file of tensors and plain data'}"
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The newest checkpoint that loads (``step`` and ``state``; both None when none does) and the
+    newer ones passed over, each as 'file: why'."""
+
+    step: int | None
+    state: dict[str, Any] | None
+    skipped: tuple[str, ...] = ()
+
+
+def newest_loadable(run_dir: Path) -> Newest:
+    """The newest checkpoint of ``run_dir`` that loads, falling back past any that do not."""
+    skipped: list[str] = []
+    for step, path in reversed(checkpoints(run_dir)):
+        try:
+            return Newest(step, load(path), tuple(skipped))
+        except CheckpointUnreadable as exc:
+            skipped.append(str(exc))
+    return Newest(None, None, tuple(skipped))
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -107,6 +107,7 @@ class Evaluator:
     ):
         self.env = make_env(env_id)
         self.limit_s = limit_s  # an evaluation running longer is stopped as a hanging agent
+        self.steps_run = 0  # env steps taken by every evaluation so far, extended episodes' included
         self.seeds = [eval_seed + i for i in range(n_episodes)]
         spec = self.env.spec
         #: The env's time limit (None: none): a recorded episode's score counts this many steps.
@@ -135,9 +136,12 @@ class Evaluator:
                 try:
                     if trajectories is None:
                         returns[i], lengths[i] = rollout(self.env, act, seed, max_steps=self.max_steps)
+                        self.steps_run += int(lengths[i])
                         continue
                     traj = Trajectory()
-                    rollout(self.long_env or self.env, act, seed, record=traj, max_steps=self.max_steps)
+                    self.steps_run += rollout(
+                        self.long_env or self.env, act, seed, record=traj, max_steps=self.max_steps
+                    )[1]
                 except AgentError as exc:
                     raise AgentError(f"episode {i + 1} of {len(self.seeds)} (reset seed {seed}): {exc}") from None
                 returns[i], lengths[i] = traj.score(self.horizon if self.long_env is not None else None)

@@ -168,10 +168,17 @@ class EvalLog:
 
     def _write_npz(self) -> None:
         tmp = self.run_dir / ".evaluations.tmp.npz"
-        np.savez(
-            tmp, timesteps=np.asarray(self.timesteps), results=np.stack(self.results), ep_lengths=np.stack(self.lengths)
-        )
-        os.replace(tmp, self.run_dir / "evaluations.npz")
+        try:
+            np.savez(
+                tmp,
+                timesteps=np.asarray(self.timesteps),
+                results=np.stack(self.results),
+                ep_lengths=np.stack(self.lengths),
+            )
+            os.replace(tmp, self.run_dir / "evaluations.npz")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _whole_lines(path: Path, rows: int) -> list[str]:

@@ -9,6 +9,7 @@ evaluation and monitor logs back to what the checkpoint had seen, so no row is d
 
 from __future__ import annotations
 
+import errno
 import shutil
 import time
 import traceback
@@ -147,10 +148,15 @@ def _execute_locked(
         recorded = None  # another spec's files: the run starts over
     if recorded is not None and recorded["status"] in FINAL:  # finished by another process meanwhile
         return {"key": spec.key, "status": recorded["status"], "skipped": True}
-    latest = checkpoint.latest(run_dir) if recorded is not None else None
+    newest = checkpoint.newest_loadable(run_dir) if recorded is not None else checkpoint.Newest(None, None)
+    for skipped in newest.skipped:  # a checkpoint cut short or corrupted: the next older one is used
+        report({"key": spec.key, "event": "note", "text": f"checkpoint skipped, it does not load: {skipped}"})
+    latest = (newest.step, newest.state) if newest.step is not None and newest.state is not None else None
     if recorded is None or latest is None:
         rundir.clear_run_dir(run_dir)  # an unfinished run without a checkpoint starts over
         meta = _new_meta(spec, threads)
+        if newest.skipped:
+            meta["restarted"] = {"because": "no checkpoint loads", "skipped": list(newest.skipped)}
         rundir.write_config(run_dir, as_plain(spec.config))
     elif recorded_backend_of(recorded) != spec.matmul_backend:
         error = (
@@ -161,7 +167,11 @@ def _execute_locked(
         return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     else:
         meta = recorded
-        meta["resumes"] = [*meta.get("resumes", []), {"from_step": latest[0], "at": _now(), "threads": threads}]
+        resume = {"from_step": latest[0], "at": _now(), "threads": threads}
+        meta["resumes"] = [
+            *meta.get("resumes", []),
+            {**resume, **({"skipped": list(newest.skipped)} if newest.skipped else {})},
+        ]
     meta.update(status=rundir.STATUS_RUNNING, threads=threads)
     meta.pop("error", None)
     rundir.write_json(run_dir / "meta.json", meta)
@@ -178,7 +188,10 @@ def _execute_locked(
     def finish(status: str, **fields: Any) -> None:
         meta.update(status=status, **fields)
         meta["timings"]["finished"] = _now()
-        rundir.write_json(run_dir / "meta.json", meta)
+        try:
+            rundir.write_json(run_dir / "meta.json", meta)
+        except OSError as exc:  # a full disk: the status stays 'running', which the next command resumes
+            report({"key": spec.key, "event": "note", "text": f"meta.json not written ({exc.strerror or exc})"})
 
     try:
         summary = _train(spec, run_dir, report, policy, latest[1] if latest else None, on_eval, on_checkpoint)
@@ -194,6 +207,16 @@ def _execute_locked(
         report({"key": spec.key, "event": "failed", "error": str(exc)})
         return {"key": spec.key, "status": rundir.STATUS_DIVERGED, "error": str(exc)}
     except Exception as exc:  # recorded and reported; the study goes on
+        if _out_of_space(exc):  # the run can resume once there is room: interrupted, not failed
+            free = shutil.disk_usage(run_dir).free
+            error = (
+                f"{type(exc).__name__}: {exc}; {free / 2**20:.1f} MiB free on the disk of {run_dir}: "
+                "make room, then repeat the command to resume"
+            )
+            _remove_temporaries(run_dir)
+            finish(rundir.STATUS_INTERRUPTED, error=error)
+            report({"key": spec.key, "event": "failed", "error": error})
+            return {"key": spec.key, "status": rundir.STATUS_INTERRUPTED, "error": error}
         finish(rundir.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         report({"key": spec.key, "event": "failed", "error": meta["error"]})
         return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta["error"]}
@@ -269,6 +292,15 @@ class _Clock:
         self.last_report = now
         return True
 
+    def eta(self, step: int, rate: float | None, budget: Any, evaluations_done: int) -> float | None:
+        """Seconds left: the remaining training steps at ``rate`` plus the remaining evaluations at the
+        mean time this run's evaluations took so far (None before a rate is known)."""
+        if not rate:
+            return None
+        left = sum(1 for s in budget.eval_steps() if s > step) if evaluations_done else len(budget.eval_steps())
+        per_evaluation = self.eval_s / evaluations_done if evaluations_done else 0.0
+        return (budget.total_steps - step) / rate + left * per_evaluation
+
     def training_rate(self, step: int) -> float | None:
         """Env steps per second of training (evaluation excluded) over the recent window."""
         self.samples.append((time.perf_counter() - self.start - self.eval_s, step))
@@ -281,13 +313,12 @@ def _train(
     run_dir: Path,
     report: Reporter,
     policy: CheckpointPolicy,
-    resume_from: Path | None,
+    saved: dict[str, Any] | None,
     on_eval: EvalHook | None = None,
     on_checkpoint: CheckpointHook | None = None,
 ) -> dict[str, Any]:
     matmul.check_accuracy(spec.matmul_backend)
     matmul.apply(spec.matmul_backend)
-    saved = checkpoint.load(resume_from) if resume_from else None
     runner_state: dict[str, Any] = (
         saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
     )
@@ -384,13 +415,15 @@ def _train(
         ):
             save_checkpoint(step)
         if clock.report_due():
+            rate = clock.training_rate(step)
             report(
                 {
                     "key": spec.key,
                     "event": "progress",
                     "steps": step,
                     "total": budget.total_steps,
-                    "steps_per_s": clock.training_rate(step),
+                    "steps_per_s": rate,
+                    "eta_s": clock.eta(step, rate, budget, len(log)),
                     "last_return": clock.last_return,
                 }
             )
@@ -425,6 +458,19 @@ def _train(
         "model": model.name,
         "critic": diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
     }
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for want of space (or quota), directly or as the cause of a
+    CheckpointError."""
+    return any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in (exc, exc.__cause__))
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    """The half-written temporary files a failed write may leave (atomic writes' and checkpoints')."""
+    for path in [*Path(run_dir).glob(".*"), *Path(run_dir, checkpoint.DIRNAME).glob(".*")]:
+        if path.is_file() and path.name != rundir.LOCK_NAME:
+            path.unlink(missing_ok=True)
 
 
 def _check_budget(num_timesteps: int, seen: int, total: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,20 +39,30 @@ def load_run(run_dir: Path, render_mode: str | None = None):
     model = (meta.get("result") or {}).get("model")
     if model is not None and (run_dir / model).exists():
         meta["watched"] = f"final model {model}"
-        return arm.load(run_dir / model, env, "cpu"), env, meta
-    newest = checkpoint.latest(run_dir)
-    if newest is None:
+        try:
+            return arm.load(run_dir / model, env, "cpu"), env, meta
+        except Exception as exc:  # garbage, a file cut short, or one holding code: named, never run
+            env.close()
+            raise UsageError(f"{run_dir / model}: cannot load this model ({_cause(exc)})") from None
+    newest = checkpoint.newest_loadable(run_dir)
+    if newest.step is None or newest.state is None:
         env.close()
+        unreadable = f"; checkpoints that do not load: {'; '.join(newest.skipped)}" if newest.skipped else ""
         raise UsageError(
-            f"{run_dir}: no saved model and no checkpoint (status {meta.get('status')}); "
+            f"{run_dir}: no saved model and no checkpoint that loads (status {meta.get('status')}){unreadable}; "
             "complete runs have a model, runs in progress a checkpoint after their first minutes"
         )
-    step, path = newest
     config: Any = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
     agent = arm.build(env, config, spec["seed"], "cpu")
-    arm.capabilities.checkpointable(agent).load_state_dict(checkpoint.load(path)["agent"])
-    meta["watched"] = f"checkpoint at step {step:,} (no final model yet, status {meta.get('status')})"
+    arm.capabilities.checkpointable(agent).load_state_dict(newest.state["agent"])
+    skipped = f"; skipped, not loadable: {'; '.join(newest.skipped)}" if newest.skipped else ""
+    meta["watched"] = f"checkpoint at step {newest.step:,} (no final model yet, status {meta.get('status')}){skipped}"
     return agent, env, meta
+
+
+def _cause(exc: BaseException) -> str:
+    """One line: torch's refusal reduced to its reason (never its advice to load with weights_only=False)."""
+    return checkpoint.unreadable_cause(exc)
 
 
 def enjoy(run_dir: Path, episodes: int = 5, say: Callable[[str], None] = lambda line: None) -> np.ndarray:
@@ -80,10 +91,19 @@ def record(
     from gymnasium.wrappers import RecordVideo
     from PIL import Image
 
+    out_dir = Path(out_dir or Path(run_dir) / "videos")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out_dir}: cannot write there ({exc.strerror or exc}); choose another folder"
+        ) from None
     agent, env, meta = load_run(run_dir, render_mode="rgb_array")
     say(f"acting: {meta['watched']}")
     name = f"{meta['spec']['arm']}-{meta['spec']['env_id'].rpartition(':')[2]}-{meta['spec']['seed']}"
-    out_dir = Path(out_dir or Path(run_dir) / "videos")
     env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes, disable_logger=True)
     frames: list[ArrayLike] = []
 

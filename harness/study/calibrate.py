@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -15,6 +17,7 @@ from harness.config.schema import has_learning_starts, learning_starts
 from harness.errors import AgentError, UsageError
 from harness.run import matmul
 from harness.run.bounds import time_limit
+from harness.run.diagnostics import RunDiagnostics
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
 from harness.run.spec import RunSpec
@@ -34,7 +37,7 @@ class Rates:
     random: float  # before learning_starts: env steps and buffer writes
     train: float  # after: env steps with gradient updates
     predict: float  # evaluation: deterministic actions, no learning
-    episode_steps: int  # the eval env's time limit, an upper bound on evaluation episodes
+    episode_steps: int  # the eval env's time limit (plus the value measure's extension): an episode's most steps
     setup_s: float  # building env, evaluator and agent
 
 
@@ -87,14 +90,18 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
             "after every env step and stop when the callback returns False"
         )
     marks.setdefault("train_end", end)  # a fast arm reaches the step bound before the seconds are up
-    evaluator = Evaluator(spec.env_id, 1, spec.eval_seed, limit_s=LIMIT_S)
-    t0 = time.perf_counter()
-    _, lengths = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
-    predict = int(lengths.sum()) / max(time.perf_counter() - t0, 1e-9)
-    limit = evaluator.env.spec.max_episode_steps if evaluator.env.spec else None
-    evaluator.close()
+    # One evaluation episode exactly as a run evaluates (the value measure's longer episodes included).
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as folder:
+        diagnostics = RunDiagnostics(dataclasses.replace(spec, tensorboard=False), Path(folder), agent, env)
+        evaluator = Evaluator(spec.env_id, 1, spec.eval_seed, extend_by=diagnostics.extend_by, limit_s=LIMIT_S)
+        t0 = time.perf_counter()
+        _, lengths, _ = diagnostics.evaluate(evaluator)
+        predict = evaluator.steps_run / max(time.perf_counter() - t0, 1e-9)
+        limit = evaluator.horizon
+        evaluator.close()
+    episode_steps = int(limit or lengths.max()) + (diagnostics.extend_by if limit else 0)
     (t_r, _), (t_s, s_s), (t_e, s_e) = marks["random_end"], marks["train_start"], marks["train_end"]
-    return Rates(RANDOM_STEPS / (t_r - start), (s_e - s_s) / (t_e - t_s), predict, int(limit or lengths.max()), setup)
+    return Rates(RANDOM_STEPS / (t_r - start), (s_e - s_s) / (t_e - t_s), predict, episode_steps, setup)
 
 
 def run_seconds(spec: RunSpec, rates: Rates) -> float:

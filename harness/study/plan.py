@@ -105,8 +105,14 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
         seen_env.add(r.env_id)
         b = r.budget
         preset = PRESETS[b.preset]
+        share = f"{b.total_steps / b.full_steps:.0%} of the full {b.full_steps:,}"
+        chosen = (
+            f"; evaluated as budget '{b.preset}' is, the named budget this share reaches; BUDGET=<name> picks another"
+            if s.budget is None
+            else ""
+        )
         size = f"{b.total_steps:,} env steps per run" + (
-            " (STEPS)" if s.steps else f" = {preset.fraction:.0%} of the full {b.full_steps:,}"
+            f" (STEPS: {share}{chosen})" if s.steps else f" = {preset.fraction:.0%} of the full {b.full_steps:,}"
         )
         lines.append(
             f"  {r.env_id}: budget '{b.preset}', {size}; evaluation every {b.eval_freq:,} steps, "
@@ -141,7 +147,8 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
         )
         lines.append(
             f"  estimate: about {fmt_duration(total)} wall-clock ({fmt_duration(cpu)} of run time; "
-            f"calibrated: {rate_text}; evaluation counted at full episode length)"
+            f"calibrated: {rate_text}; evaluation counted at full episode length, the value measure's longer "
+            "episodes included)"
         )
     return lines
 

@@ -27,7 +27,7 @@ class StudySpec:
     envs: tuple[str, ...]
     arms: tuple[str, ...]
     seeds: tuple[int, ...]
-    budget: str = "smoke"
+    budget: str | None = "smoke"  # None: the one whose share of the full budget ``steps`` is (budget.preset_for)
     steps: int | None = None
     eval_freq: int | None = None
     eval_episodes: int | None = None
@@ -44,7 +44,7 @@ class StudySpec:
         ``random``, and arms whose sources set none, do not vote), so no arm is cut short; each
         arm's learning_starts, where its config has one, is scaled by the budget's fraction.
         """
-        if self.budget not in PRESETS:
+        if self.budget is not None and self.budget not in PRESETS:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
         arms = {a: get_arm(a) for a in self.arms}
         self.hp_file_sections()  # a typo'd section of an HP file is refused before anything resolves

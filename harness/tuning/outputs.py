@@ -68,7 +68,7 @@ def _summary(study: optuna.Study, spec: Any, written: list[Path], skipped: list[
         "",
         f"- trials: {', '.join(f'{n} {k}' for k, n in counts.items())} (cap {spec.trials})",
         f"- objective: mean final evaluation return over {spec.seeds_per_trial} seed(s) per trial; "
-        f"budget {spec.budget}" + (f", {spec.steps:,} steps" if spec.steps else ""),
+        f"budget {spec.base_run().budget.preset}" + (f", {spec.steps:,} steps" if spec.steps else ""),
         f"- sampler {spec.sampler} (seed {spec.seed}), pruner {spec.pruner}; storage "
         f"{spec.storage or 'journal.log in this folder'}",
         "",

@@ -52,7 +52,7 @@ class TuneSpec:
     arm: str
     env_id: str
     trials: int
-    budget: str = "quick"
+    budget: str | None = "quick"  # None: the one whose share of the full budget ``steps`` is
     steps: int | None = None
     eval_freq: int | None = None
     eval_episodes: int | None = None
@@ -187,7 +187,9 @@ def check_design(spec: TuneSpec, results_root: Path) -> dict[str, Any]:
     before, after = _leaves(recorded), _leaves(wanted)
     changed = [k for k in sorted(set(before) | set(after)) if before.get(k, "absent") != after.get(k, "absent")]
     if changed:
-        details = "; ".join(f"{k}: {_short(before.get(k, 'absent'))} -> {_short(after.get(k, 'absent'))}" for k in changed)
+        details = "; ".join(
+            f"{k}: {_short(before.get(k, 'absent'))} -> {_short(after.get(k, 'absent'))}" for k in changed
+        )
         raise UsageError(
             f"tuning study '{spec.study}' was made with another design, so its trials do not compare with new "
             f"ones ({details}). Continue it with the same settings, or choose another study name (--study, make "

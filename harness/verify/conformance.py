@@ -26,8 +26,8 @@ import numpy as np
 
 from harness.agents import Arm
 from harness.config import reference, resolve
-from harness.config.schema import build_config, fields_of, has_learning_starts
-from harness.run import checkpoint
+from harness.config.schema import as_plain, build_config, fields_of, has_learning_starts
+from harness.run import checkpoint, rundir
 from harness.run.evaluator import Evaluator, measure_random
 from harness.run.runner import start_agent
 from harness.run.spec import EVAL_SEED
@@ -203,6 +203,7 @@ def run_checks(
             return f"seed 0 twice: {_fmt(mine)}; seed 1: {_fmt(different)}"
 
         def reloads() -> str:
+            rundir.write_config(tmp, as_plain(config))  # beside the model, as in a run directory
             path = agent.save(tmp / "model")
             loaded = arm.load(Path(path), env, device)
             for obs in observations:
