@@ -57,8 +57,12 @@ def test_evaluations_follow_the_schedule(study):
     for run_dir in run_dirs(root).values():
         evals = pd.read_csv(run_dir / "evals.csv")
         assert evals["step"].tolist() == [0, 200, 400, 600]
-        # The returns, then the value diagnostics of the arm's critic (every default arm has one).
-        assert list(evals.columns[-6:]) == ["return_0", "return_1", *rundir.VALUE_COLUMNS]
+        # The returns, then the value diagnostics of the arm's critic (every default arm has one), then CPU time.
+        assert list(evals.columns[-7:]) == ["return_0", "return_1", *rundir.VALUE_COLUMNS, rundir.CPU_COLUMN]
+        cpu = evals[rundir.CPU_COLUMN].to_numpy()
+        assert (cpu > 0).all() and (np.diff(cpu) > 0).all()  # the run's CPU seconds so far, growing
+        meta = json.loads((run_dir / "meta.json").read_text())
+        assert meta["timings"]["cpu_s"] >= cpu[-1] > 0
         assert np.allclose(evals["return_mean"], evals[["return_0", "return_1"]].mean(axis=1), rtol=1e-5)
         assert evals["updates"].iloc[0] == 0 and evals["updates"].iloc[-1] > 0  # learning happened
         npz = np.load(run_dir / "evaluations.npz")

@@ -13,7 +13,14 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "study"
 #: harness's stages, lowest first (harness/__init__.py draws the map); the shared top-level modules sit under all.
 STAGES = ("", "config", "agents", "run", "verify", "study", "execution", "tuning", "report", "cli")
 #: What the report may import of the harness: the run-directory format, configuration files, shared modules.
-REPORT_MAY_IMPORT = ("harness.report", "harness.run.rundir", "harness.config", "harness.errors", "harness.fmt")
+REPORT_MAY_IMPORT = (
+    "harness.report",
+    "harness.run.rundir",
+    "harness.run.record",
+    "harness.config",
+    "harness.errors",
+    "harness.fmt",
+)
 
 
 def _stage(module: str) -> int:

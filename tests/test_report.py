@@ -95,7 +95,7 @@ def test_report_sections(written):
     assert "Not computed: Pendulum-v1 lack" in md  # no threshold: no normalization, said plainly
     assert re.search(r"\| n_steps +\| \*\*3\*\* +\| \*\*1\*\*", md)  # differences in bold
     assert re.search(r"\| gamma +\| 0.98 +\|", md)  # shared values once, plain
-    assert re.search(r"\| BipedalWalker-v3 \| td3 +\| +0 \| complete +\| +100 \| +2500 \| 31s", md)
+    assert re.search(r"\| BipedalWalker-v3 \| td3 +\| +0 \| complete +\| not recorded +\| 31s +\| +100 \| +2500 \|", md)
     appendix = md.split("## Appendix: cost of every run")[1]
     assert "| BipedalWalker-v3 | td3 " in appendix  # per-run rows in the appendix, a summary per arm above
     assert re.search(r"\| BipedalWalker-v3 \| sb3-ddpg +\| +0 \| diverged +\|", md)  # its cost counts too

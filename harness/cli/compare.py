@@ -18,6 +18,7 @@ from harness.execution.progress import Display, make_display
 from harness.report.sequential import Design
 from harness.report.write import write_report
 from harness.run import checkpoint
+from harness.run.record import Status
 from harness.run.runner import CheckpointPolicy
 from harness.study.plan import check_writable, confirm, describe_plan, make_plan, remove_if_empty
 from harness.study.spec import StudySpec, default_study_name
@@ -173,7 +174,7 @@ def run_compare(
         remove_if_empty(created)  # a refused study leaves no empty folder behind
         raise
     summaries = run_plan(plan, results_root, jobs, threads, display, policy, executor) if plan.to_run else []
-    failed = [s for s in summaries if s["status"] not in ("complete", "busy", "cancelled")]
+    failed = [s for s in summaries if s["status"] not in (Status.COMPLETE, Status.BUSY, Status.CANCELLED)]
     if report:
         path = write_report(Path(results_root) / study.name, reference=reference)
         display.line(f"report: {path} and {path.with_suffix('.html')}")

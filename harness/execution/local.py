@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from harness.execution.progress import Display
 from harness.run import runner
+from harness.run.record import Status
 from harness.run.spec import RunSpec
 
 
@@ -62,7 +63,7 @@ def _work(
 ) -> dict[str, Any]:
     global _active_run
     if _stopping:
-        return {"key": spec.key, "status": "cancelled"}
+        return {"key": spec.key, "status": Status.CANCELLED}
     _active_run = True
     try:
         return runner.execute(spec, results_root, threads, events.put, policy)

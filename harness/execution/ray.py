@@ -28,6 +28,7 @@ from harness.errors import UsageError
 from harness.execution.progress import Display
 from harness.run import checkpoint, rundir, runner
 from harness.run.locks import Locked, RunLock
+from harness.run.record import Status
 from harness.run.spec import RunSpec
 
 INSTALL_HINT = "pip install -e '.[ray]'"
@@ -267,7 +268,7 @@ class RayExecutor:
                         locks[spec.key] = RunLock(spec.run_dir(root)).__enter__()
                     except Locked as exc:
                         display.handle({"key": spec.key, "event": "busy", "reason": str(exc)})
-                        summaries.append({"key": spec.key, "status": "busy", "error": str(exc)})
+                        summaries.append({"key": spec.key, "status": Status.BUSY, "error": str(exc)})
                         continue
                     self._prepare(spec, root)
                     pending[self._submit(spec, store, sink)] = spec

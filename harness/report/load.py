@@ -23,9 +23,10 @@ import pandas as pd
 from harness.config import env_name, reference
 from harness.errors import UsageError
 from harness.run import rundir
+from harness.run.record import RESULTS, RunRecord, Status
 
 #: Statuses whose runs are results of their arm and enter every statistic.
-RESULT_STATUSES = (rundir.STATUS_COMPLETE, rundir.STATUS_DIVERGED)
+RESULT_STATUSES = tuple(sorted(RESULTS))
 
 
 @dataclass
@@ -57,35 +58,37 @@ def load_study(study_dir: Path) -> Study:
     for meta_path in sorted(study_dir.glob("*/*/meta.json")):
         run_dir = meta_path.parent
         where = run_dir.relative_to(study_dir)
-        meta = rundir.read_meta(run_dir)
-        if meta is None or "spec" not in meta:
+        record = rundir.read_record(run_dir)
+        if record is None or not _has_spec(record.spec):
             problems.append(f"{where}: meta.json unreadable or incomplete; run skipped")
             continue
-        spec, timings = meta["spec"], meta.get("timings", {})
+        spec, timings = record.spec, record.timings
         row = {
             "arm": spec["arm"],
             "env": env_name(spec["env_id"]),
             "seed": spec["seed"],
-            "status": meta["status"],
-            "cause": _cause(meta),
+            "status": str(record.status),
+            "cause": _cause(record),
             "total_steps": spec["budget"]["total_steps"],
             "budget": spec["budget"]["preset"],
             "full_steps": spec["budget"].get("full_steps"),
             "eval_episodes": spec["budget"]["eval_episodes"],
             "learning_starts": spec["hyperparameters"].get("learning_starts"),
-            "steps_per_s": timings.get("steps_per_s"),
-            "wall_s": timings.get("wall_s"),
-            "updates": meta.get("result", {}).get("updates"),
-            "critic": meta.get("result", {}).get("critic"),  # what its value estimate is; None: no critic
+            "steps_per_s": timings.steps_per_s,
+            "wall_s": timings.wall_s,
+            "cpu_s": timings.cpu_s,  # None: not recorded (runs made before CPU time was)
+            "threads": record.threads,
+            "updates": record.result.updates if record.result else None,
+            "critic": record.result.critic if record.result else None,  # what its value estimate is; None: no critic
             "hp_sources": "; ".join(spec["hp_sources"]),
             "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
-            "commit": meta.get("git", {}).get("commit"),
-            "matmul_backend": meta.get("matmul_backend", "default"),  # recorded since the backend is chosen
-            "versions": json.dumps(meta.get("versions", {})),
+            "commit": record.git.get("commit"),
+            "matmul_backend": record.matmul_backend,
+            "versions": json.dumps(record.versions),
             "dir": str(run_dir),
         }
         try:
-            short = _short_row(run_dir / "evals.csv", 5 + row["eval_episodes"], len(rundir.VALUE_COLUMNS))
+            short = _short_row(run_dir / "evals.csv", row["eval_episodes"])
             ev = pd.read_csv(run_dir / "evals.csv")
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             problems.append(f"{where}: evals.csv unreadable ({exc}); run skipped")
@@ -94,20 +97,21 @@ def load_study(study_dir: Path) -> Study:
             problems.append(f"{where}: evals.csv is truncated or corrupted (row {short} incomplete); run skipped")
             continue
         returns = ev.filter(regex=r"^return_").to_numpy(float) if not ev.empty else np.zeros((0, 0))
-        if meta["status"] != rundir.STATUS_DIVERGED and not np.isfinite(returns).all():
+        if record.status != Status.DIVERGED and not np.isfinite(returns).all():
             bad = ev.loc[~np.isfinite(returns).all(axis=1)].iloc[0]
             problems.append(
                 f"{where}: evals.csv has a non-finite score ({bad['return_mean']} at step {int(bad['step'])}) in a run "
-                f"recorded {meta['status']}; run left out of every statistic"
+                f"recorded {record.status}; run left out of every statistic"
             )
             continue
         if not ev.empty:
-            ev = ev[["step", "updates", "wall_s", "return_mean", *(c for c in rundir.VALUE_COLUMNS if c in ev)]]
+            optional = (*rundir.VALUE_COLUMNS, rundir.CPU_COLUMN)
+            ev = ev[["step", "updates", "wall_s", "return_mean", *(c for c in optional if c in ev)]]
             row["final_step"] = int(ev["step"].iloc[-1])
             row["final_return"] = float(ev["return_mean"].iloc[-1])
             row["score_from"] = "last evaluation"
-            if meta["status"] == rundir.STATUS_DIVERGED:
-                ev = _held_after_divergence(ev, meta, row)
+            if record.status == Status.DIVERGED:
+                ev = _held_after_divergence(ev, record, row)
             eval_frames.append(ev.assign(arm=row["arm"], env=row["env"], seed=row["seed"], status=row["status"]))
         run_rows.append(row)
     runs = pd.DataFrame(run_rows)
@@ -119,18 +123,22 @@ def load_study(study_dir: Path) -> Study:
     return Study(study_dir.name, study_dir, runs, evals, problems)
 
 
-def _held_after_divergence(ev: pd.DataFrame, meta: dict, row: dict) -> pd.DataFrame:
+def _has_spec(spec: dict) -> bool:
+    return all(k in spec for k in ("arm", "env_id", "seed", "budget", "hyperparameters", "hp_sources"))
+
+
+def _held_after_divergence(ev: pd.DataFrame, record: RunRecord, row: dict) -> pd.DataFrame:
     """A diverged run's evaluations up to its last finite one, then that score held at every later
     step of the budget's schedule (wall_s NaN: no time was spent there). Sets the run's score."""
     finite = ev[np.isfinite(ev["return_mean"])]
     if finite.empty:
-        floor = reference.lookup(meta["spec"]["env_id"]).random
+        floor = reference.lookup(record.spec["env_id"]).random
         row["final_return"] = float(floor) if floor is not None else float("nan")
         row["score_from"] = "the env's random-policy score (no finite evaluation)"
     else:
         row["final_return"] = float(finite["return_mean"].iloc[-1])
         row["score_from"] = f"last finite evaluation (step {int(finite['step'].iloc[-1]):,})"
-    budget = meta["spec"]["budget"]
+    budget = record.spec["budget"]
     schedule = [*range(0, budget["total_steps"], budget["eval_freq"]), budget["total_steps"]]
     last = int(finite["step"].iloc[-1]) if not finite.empty else -1
     held = pd.DataFrame({"step": [s for s in schedule if s > last], "updates": np.nan, "wall_s": np.nan})
@@ -139,33 +147,38 @@ def _held_after_divergence(ev: pd.DataFrame, meta: dict, row: dict) -> pd.DataFr
     return pd.concat([finite, held], ignore_index=True)
 
 
-def _short_row(path: Path, fields: int, optional: int = 0) -> int | None:
-    """The 1-based number of the first data row of ``path`` without as many values as its header, or None;
-    the header must have ``fields`` columns, or ``fields + optional`` (an arm's value diagnostics).
+def _short_row(path: Path, episodes: int) -> int | None:
+    """The 1-based number of the first data row of ``path`` that is cut short or corrupted, or None.
 
-    A row cut short (a crash mid-write, a partial copy) has fewer fields; NaN returns written by
-    a diverged run are whole rows and pass, and so are rows whose value columns are all empty.
+    The header must be evals.csv's (harness.run.rundir.EvalLog): step, updates, wall_s, eval_s,
+    return_mean, ``episodes`` returns, then optionally the value columns, then optionally cpu_s. A row
+    must have every column; all but updates, the value columns (all empty, or all filled) and cpu_s
+    must be filled. A row cut short (a crash mid-write, a partial copy) fails; NaN returns written by a
+    diverged run are whole rows and pass, and so are older rows whose later columns are empty.
     """
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
-    if not rows or len(rows[0]) not in (fields, fields + optional):
-        raise ValueError(f"header has {len(rows[0]) if rows else 0} columns, expected {fields}")
-    base, fields = fields, len(rows[0])
-    for number, values in enumerate(rows[1:], start=1):
-        extra = values[base:]
-        # the value columns are all empty in rows written before a resumed run had them (rundir.EvalLog)
-        # ... and the updates column is empty for an agent that does not count its updates (num_updates)
-        required = values[:1] + values[2:base]
-        if len(values) != fields or any(v == "" for v in required) or 0 < extra.count("") < len(extra):
+    base = ["step", "updates", "wall_s", "eval_s", "return_mean", *(f"return_{i}" for i in range(episodes))]
+    header = rows[0] if rows else []
+    rest = header[len(base) :]
+    values = list(rundir.VALUE_COLUMNS) if rest[: len(rundir.VALUE_COLUMNS)] == list(rundir.VALUE_COLUMNS) else []
+    if header[: len(base)] != base or rest[len(values) :] not in ([], [rundir.CPU_COLUMN]):
+        raise ValueError(f"header has columns {header}, not evals.csv's for {episodes} episodes")
+    required = [i for i, name in enumerate(header) if name in base and name != "updates"]
+    value_at = [header.index(v) for v in values]
+    for number, cells in enumerate(rows[1:], start=1):
+        if len(cells) != len(header) or any(cells[i] == "" for i in required):
+            return number
+        filled = sum(cells[i] != "" for i in value_at)
+        if 0 < filled < len(value_at):
             return number
     return None
 
 
-def _cause(meta: dict) -> str:
+def _cause(record: RunRecord) -> str:
     """'complete', 'diverged at step N: <cause>', 'failed: <error>', 'running' ..."""
-    status = meta.get("status", "unknown")
-    if status == rundir.STATUS_DIVERGED and "divergence" in meta:
-        return f"diverged at step {meta['divergence']['step']:,}: {meta['divergence']['cause']}"
-    if meta.get("error"):
-        return f"{status}: {meta['error']}"
-    return status
+    if record.status == Status.DIVERGED and record.divergence:
+        return f"diverged at step {record.divergence['step']:,}: {record.divergence['cause']}"
+    if record.error:
+        return f"{record.status}: {record.error}"
+    return str(record.status)

@@ -8,10 +8,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from harness.fmt import fmt_duration
-from harness.report import stats
+from harness.report import cost, stats
 from harness.report.arms import arm_order
-from harness.report.load import RESULT_STATUSES, Study
+from harness.report.load import Study
 
 
 def _ci(point: float, ci: tuple[float, float], runs: int = 2) -> str:
@@ -93,7 +92,7 @@ def verdict_table(
     finals: dict[str, np.ndarray], done: pd.DataFrame, reference: str | None, reps: int, seed: int
 ) -> pd.DataFrame:
     """One row per arm: runs (completed, diverged), final score IQM with CI, P(reference > arm) with
-    CI, and the median run's env steps/s and wall-clock. ``done`` is the env's result runs."""
+    CI, and the median run's CPU time and wall-clock (harness.report.cost). ``done`` is the env's result runs."""
     rows = []
     for arm in arm_order(list(finals)):
         x = finals[arm]
@@ -113,8 +112,7 @@ def verdict_table(
                 row[f"P({reference} > arm)"] = f"{poi:.2f}" + (
                     " (1 run: no CI)" if single else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
                 )
-        row["env steps/s"] = f"{runs['steps_per_s'].median():,.1f}"
-        row["wall-clock per run"] = fmt_duration(float(runs["wall_s"].median()))
+        row.update(cost.verdict_columns(runs))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -184,49 +182,6 @@ def sample_efficiency_table(study: Study, env: str, threshold: float) -> pd.Data
         )
     order = arm_order([r["arm"] for r in rows])
     return pd.DataFrame(sorted(rows, key=lambda r: order.index(r["arm"])))
-
-
-def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per run that is a result (complete or diverged): env steps/s of training, gradient updates, wall-clock."""
-    done = runs[runs["status"].isin(RESULT_STATUSES)]
-    order = {a: i for i, a in enumerate(arm_order(list(done["arm"].unique())))}
-    done = done.sort_values(["env", "arm", "seed"], key=lambda c: c.map(order) if c.name == "arm" else c)
-    return pd.DataFrame(
-        {
-            "env": done["env"],
-            "arm": done["arm"],
-            "seed": done["seed"],
-            "status": done["status"],
-            "env steps/s": done["steps_per_s"].round(1),
-            "gradient updates": done["updates"],
-            "wall-clock": [fmt_duration(w) for w in done["wall_s"]],
-        }
-    )
-
-
-def cost_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per env and arm, over its result runs: median env steps/s, median wall-clock, total run time and
-    gradient updates per run (the per-run rows are ``cost_table``)."""
-    done = runs[runs["status"].isin(RESULT_STATUSES)]
-    rows = []
-    for env in sorted(done["env"].unique()):
-        here = done[done["env"] == env]
-        for arm in arm_order(list(here["arm"].unique())):
-            g = here[here["arm"] == arm]
-            rows.append(
-                {
-                    "env": env,
-                    "arm": arm,
-                    "runs": len(g),
-                    "env steps/s (median)": round(float(g["steps_per_s"].median()), 1),
-                    "wall-clock per run (median)": fmt_duration(float(g["wall_s"].median())),
-                    "run time, all runs": fmt_duration(float(g["wall_s"].sum())),
-                    "gradient updates per run": f"{int(g['updates'].median()):,}"
-                    if g["updates"].notna().all()
-                    else "-",
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def _value(v: object) -> str:

@@ -18,16 +18,15 @@ import pandas as pd
 from harness.config import reference
 from harness.config.budgets import MIN_STEPS, PRESETS
 from harness.errors import UsageError
-from harness.report import plots, stats
+from harness.report import cost, plots, stats
 from harness.report.arms import arm_order
+from harness.report.cost import cost_summary, cost_table
 from harness.report.decisions import decisions_section
 from harness.report.html import to_html
 from harness.report.load import RESULT_STATUSES, Study, load_study
 from harness.report.tables import (
     FEW_RUNS,
     TOO_FEW_TO_CALL,
-    cost_summary,
-    cost_table,
     final_table,
     hyperparameter_tables,
     improvement_table,
@@ -66,7 +65,14 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: 
             md += _env_section(study, env, reps, seed, ref)
         md += _aggregate_section(study, reps, seed)
         md += value_section(study, reps, seed)
-        md += ["## Cost per run", "", cost_summary(study.runs).to_markdown(index=False), ""]
+        md += [
+            "## Cost per run",
+            "",
+            cost_summary(study.runs).to_markdown(index=False),
+            "",
+            cost.caveat(study.runs),
+            "",
+        ]
         md += _unfinished(study) + _provenance(study)
         md += ["## Appendix: cost of every run", "", cost_table(study.runs).to_markdown(index=False), ""]
     if study.problems:
@@ -174,7 +180,7 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
     md += [
         "Final score: the mean return of a run's last evaluation; IQM: the mean of the middle 50% of runs; "
         "P(X > Y): the chance that a run of X beats a run of Y (0.5: no difference). Intervals are 95% "
-        "bootstrap CIs over runs.",
+        "bootstrap CIs over runs. " + cost.caveat(done),
         "",
     ]
     evals = study.evals[(study.evals["env"] == env) & study.evals["status"].isin(RESULT_STATUSES)]

@@ -4,7 +4,7 @@
 ``0.monitor.csv``    SB3's Monitor log of the training env (written by the env factory)
 ``config.yml``       the hyperparameters used, plain YAML
 ``evals.csv``        one row per evaluation: step, updates, wall_s, eval_s, return_mean, return_0..K-1,
-                     then for an arm with a critic ``VALUE_COLUMNS`` (harness.run.values)
+                     then for an arm with a critic ``VALUE_COLUMNS`` (harness.run.values), then cpu_s
 ``meta.json``        spec, status, versions, commit, host, timings
 """
 
@@ -23,15 +23,18 @@ from typing import Any
 import numpy as np
 
 from harness.config import yamlio
+from harness.run.record import RunRecord, Status
 
-STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = "running", "complete", "failed"
-STATUS_INTERRUPTED, STATUS_DIVERGED = "interrupted", "diverged"
-STATUS_STOPPED = "stopped"  # ended early on purpose (a pruned tuning trial)
+# The statuses by their old names (harness.run.record.Status is the one definition).
+STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED = Status.RUNNING, Status.COMPLETE, Status.FAILED
+STATUS_INTERRUPTED, STATUS_DIVERGED, STATUS_STOPPED = Status.INTERRUPTED, Status.DIVERGED, Status.STOPPED
 #: The lock file a run holds while it works (harness.run.locks); clearing a run keeps it.
 LOCK_NAME = ".lock"
 #: evals.csv's last columns for an arm with a critic: mean Q(s_t, a_t) over the evaluation states, the
 #: mean discounted return observed from them, their difference, and how many states (harness.run.values).
 VALUE_COLUMNS = ("value_estimate", "value_true", "value_bias", "value_states")
+#: evals.csv's last column: the run's CPU seconds so far (user + system); empty in rows of older versions.
+CPU_COLUMN = "cpu_s"
 
 
 def _umask() -> int:
@@ -65,12 +68,17 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def read_meta(run_dir: Path) -> dict[str, Any] | None:
-    """meta.json as a dict; None when missing or unreadable."""
+def read_record(run_dir: Path) -> RunRecord | None:
+    """meta.json as a RunRecord; None when missing, unreadable or not a run's record."""
     try:
-        return json.loads((Path(run_dir) / "meta.json").read_text())
+        return RunRecord.from_dict(json.loads((Path(run_dir) / "meta.json").read_text()))
     except (OSError, ValueError):
         return None
+
+
+def write_record(run_dir: Path, record: RunRecord) -> None:
+    """meta.json, written atomically."""
+    write_json(Path(run_dir) / "meta.json", record.to_dict())
 
 
 def write_config(run_dir: Path, hyperparameters: dict[str, Any]) -> None:
@@ -110,6 +118,7 @@ class EvalLog:
         ]
         if values:  # the arm has a critic: value diagnostics follow the returns
             self.header += VALUE_COLUMNS
+        self.header.append(CPU_COLUMN)
         self.timesteps: list[int] = []
         self.results: list[np.ndarray] = []
         self.lengths: list[np.ndarray] = []
@@ -143,8 +152,10 @@ class EvalLog:
         returns: np.ndarray,
         lengths: np.ndarray,
         values: Sequence[float] = (),
+        cpu_s: float | None = None,
     ) -> None:
-        """One evaluation; ``values`` are the ``VALUE_COLUMNS`` when the log has them."""
+        """One evaluation; ``values`` are the ``VALUE_COLUMNS`` when the log has them, ``cpu_s`` the run's
+        CPU seconds so far (empty when not recorded)."""
         row = [
             step,
             "" if updates is None else updates,
@@ -154,6 +165,7 @@ class EvalLog:
         ]
         row += [f"{r:.6g}" for r in returns]
         row += [f"{v:.6g}" for v in values]
+        row.append("" if cpu_s is None else f"{cpu_s:.3f}")
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow(row)
         with open(self.run_dir / "evals.csv", "a", newline="") as fh:
@@ -197,14 +209,21 @@ def _whole_lines(path: Path, rows: int) -> list[str]:
 
 def _with_header(lines: list[str], header: list[str]) -> list[str]:
     """evals.csv's kept lines under ``header``: a run begun before columns were added (the value
-    diagnostics) continues with them, its earlier rows left empty there, so every row has every column."""
-    old = lines[0].rstrip("\n").split(",") if lines else []
+    diagnostics, cpu_s) continues with them, its earlier rows left empty there, so every row has every
+    column. ValueError when the old file has a column this run does not write (another episode count)."""
+    old = next(csv.reader(lines[:1])) if lines else []
     if old == header:
         return lines
-    if old != header[: len(old)]:
+    missing = [c for c in old if c not in header]
+    if missing or [c for c in header if c in old] != old:
         raise ValueError(f"evals.csv has columns {old}; this run writes {header}")
-    pad = "," * (len(header) - len(old))
-    return [",".join(header) + "\n"] + [line.rstrip("\n") + pad + "\n" for line in lines[1:]]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    for cells in csv.reader(lines[1:]):
+        by_name = dict(zip(old, cells, strict=False))
+        writer.writerow([by_name.get(c, "") for c in header])
+    return text.getvalue().splitlines(keepends=True)
 
 
 MONITOR = "0.monitor.csv"

@@ -10,6 +10,7 @@ evaluation and monitor logs back to what the checkpoint had seen, so no row is d
 from __future__ import annotations
 
 import errno
+import resource
 import shutil
 import time
 import traceback
@@ -27,11 +28,12 @@ from stable_baselines3.common.utils import set_random_seed
 from harness.agents import Agent, Arm, get_arm
 from harness.config.schema import as_plain
 from harness.errors import AgentError, EnvFault
-from harness.run import checkpoint, matmul, provenance, rundir
+from harness.run import checkpoint, matmul, provenance, record, rundir
 from harness.run.diagnostics import RunDiagnostics
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
 from harness.run.locks import Locked, RunLock, held_elsewhere
+from harness.run.record import Status
 from harness.run.spec import RunSpec
 
 #: Receives progress events: dicts with "key", "event" (start|progress|eval|done|failed|...) and numbers.
@@ -41,7 +43,7 @@ PROGRESS_EVERY_S = 1.0
 RATE_WINDOW = 30
 DIAGNOSE_EVERY = 1000
 #: Statuses a repeated command leaves alone: the run has its final answer.
-FINAL = (rundir.STATUS_COMPLETE, rundir.STATUS_DIVERGED, rundir.STATUS_STOPPED)
+FINAL = record.FINAL
 
 
 @dataclass(frozen=True)
@@ -70,29 +72,25 @@ def decide(spec: RunSpec, results_root: Path) -> str:
         return "run"
     if held_elsewhere(run_dir):
         return "busy"
-    meta = rundir.read_meta(run_dir)
-    if meta is None or not spec.matches(meta):
+    recorded = rundir.read_record(run_dir)
+    if recorded is None or not spec.matches(recorded):
         return "supersede" if any(p.name != rundir.LOCK_NAME for p in run_dir.iterdir()) else "run"
-    if meta.get("status") in FINAL:
+    if recorded.is_final:
         return "skip"
     return "resume" if checkpoint.latest(run_dir) else "restart"
 
 
-def recorded_backend_of(meta: dict[str, Any]) -> str:
-    """The matmul backend a run directory's meta.json records (runs made before it was recorded: default)."""
-    return str(meta.get("matmul_backend", "default"))
-
-
 def recorded_backend(spec: RunSpec, results_root: Path) -> str:
     """The matmul backend of the run already at ``spec``'s directory (default when none is recorded)."""
-    return recorded_backend_of(rundir.read_meta(spec.run_dir(results_root)) or {})
+    recorded = rundir.read_record(spec.run_dir(results_root))
+    return recorded.matmul_backend if recorded is not None else "default"
 
 
 def supersede(spec: RunSpec, results_root: Path) -> Path:
     """Move an existing run of a different spec to ``<study>/superseded/<arm>/<env>_<seed>.<hash>``."""
     run_dir = spec.run_dir(results_root)
-    meta = rundir.read_meta(run_dir) or {}
-    tag = meta.get("spec_hash") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    recorded = rundir.read_record(run_dir)
+    tag = (recorded.spec_hash if recorded is not None else "") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = Path(results_root) / spec.study / "superseded" / f"{spec.key}.{tag}"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(run_dir), str(target))
@@ -130,7 +128,7 @@ def execute(
             return _execute_locked(spec, run_dir, report, threads, policy, on_eval, passthrough, on_checkpoint)
     except Locked as exc:
         report({"key": spec.key, "event": "busy", "reason": str(exc)})
-        return {"key": spec.key, "status": "busy", "error": str(exc)}
+        return {"key": spec.key, "status": Status.BUSY, "error": str(exc)}
 
 
 def _execute_locked(
@@ -143,38 +141,34 @@ def _execute_locked(
     passthrough: tuple[type[BaseException], ...],
     on_checkpoint: CheckpointHook | None,
 ) -> dict[str, Any]:
-    recorded = rundir.read_meta(run_dir)
+    recorded = rundir.read_record(run_dir)
     if recorded is not None and not spec.matches(recorded):
         recorded = None  # another spec's files: the run starts over
-    if recorded is not None and recorded["status"] in FINAL:  # finished by another process meanwhile
-        return {"key": spec.key, "status": recorded["status"], "skipped": True}
+    if recorded is not None and recorded.is_final:  # finished by another process meanwhile
+        return {"key": spec.key, "status": recorded.status, "skipped": True}
     newest = checkpoint.newest_loadable(run_dir) if recorded is not None else checkpoint.Newest(None, None)
     for skipped in newest.skipped:  # a checkpoint cut short or corrupted: the next older one is used
         report({"key": spec.key, "event": "note", "text": f"checkpoint skipped, it does not load: {skipped}"})
     latest = (newest.step, newest.state) if newest.step is not None and newest.state is not None else None
     if recorded is None or latest is None:
         rundir.clear_run_dir(run_dir)  # an unfinished run without a checkpoint starts over
-        meta = _new_meta(spec, threads)
+        meta = _new_record(spec, threads)
         if newest.skipped:
-            meta["restarted"] = {"because": "no checkpoint loads", "skipped": list(newest.skipped)}
+            meta.extra["restarted"] = {"because": "no checkpoint loads", "skipped": list(newest.skipped)}
         rundir.write_config(run_dir, as_plain(spec.config))
-    elif recorded_backend_of(recorded) != spec.matmul_backend:
+    elif recorded.matmul_backend != spec.matmul_backend:
         error = (
             f"resumed on matmul backend {spec.matmul_backend}, but its first part ran on "
-            f"{recorded_backend_of(recorded)}; a run keeps one backend (the study's)"
+            f"{recorded.matmul_backend}; a run keeps one backend (the study's)"
         )
         report({"key": spec.key, "event": "failed", "error": error})
         return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     else:
         meta = recorded
         resume = {"from_step": latest[0], "at": _now(), "threads": threads}
-        meta["resumes"] = [
-            *meta.get("resumes", []),
-            {**resume, **({"skipped": list(newest.skipped)} if newest.skipped else {})},
-        ]
-    meta.update(status=rundir.STATUS_RUNNING, threads=threads)
-    meta.pop("error", None)
-    rundir.write_json(run_dir / "meta.json", meta)
+        meta.resumes.append({**resume, **({"skipped": list(newest.skipped)} if newest.skipped else {})})
+    meta.status, meta.threads, meta.error = Status.RUNNING, threads, None
+    rundir.write_record(run_dir, meta)
     report(
         {
             "key": spec.key,
@@ -185,11 +179,13 @@ def _execute_locked(
         }
     )
 
-    def finish(status: str, **fields: Any) -> None:
-        meta.update(status=status, **fields)
-        meta["timings"]["finished"] = _now()
+    def finish(status: Status, error: str | None = None, **fields: Any) -> None:
+        meta.status, meta.error = status, error
+        for name, value in fields.items():
+            setattr(meta, name, value)
+        meta.timings.finished = _now()
         try:
-            rundir.write_json(run_dir / "meta.json", meta)
+            rundir.write_record(run_dir, meta)
         except OSError as exc:  # a full disk: the status stays 'running', which the next command resumes
             report({"key": spec.key, "event": "note", "text": f"meta.json not written ({exc.strerror or exc})"})
 
@@ -218,10 +214,13 @@ def _execute_locked(
             report({"key": spec.key, "event": "failed", "error": error})
             return {"key": spec.key, "status": rundir.STATUS_INTERRUPTED, "error": error}
         finish(rundir.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        report({"key": spec.key, "event": "failed", "error": meta["error"]})
-        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta["error"]}
-    meta["timings"].update({k: summary[k] for k in ("wall_s", "train_s", "eval_s", "steps_per_s")})
-    meta["result"] = {k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model", "critic")}
+        report({"key": spec.key, "event": "failed", "error": meta.error})
+        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta.error}
+    for name in ("wall_s", "train_s", "eval_s", "steps_per_s", "cpu_s"):
+        setattr(meta.timings, name, summary[name])
+    meta.result = record.Result(
+        **{k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model", "critic")}
+    )
     finish(rundir.STATUS_COMPLETE)
     shutil.rmtree(run_dir / checkpoint.DIRNAME, ignore_errors=True)  # the run is final: its checkpoints are not needed
     report(
@@ -237,33 +236,37 @@ def _execute_locked(
     return {"key": spec.key, "status": rundir.STATUS_COMPLETE, **summary}
 
 
-def _new_meta(spec: RunSpec, threads: int) -> dict[str, Any]:
-    return {
-        "spec": {
+def _new_record(spec: RunSpec, threads: int) -> record.RunRecord:
+    return record.RunRecord(
+        spec={
             "study": spec.study,
             **spec.identity(),
             "hp_sources": list(spec.hp_sources),
             "learning_starts_configured": spec.learning_starts_configured,
             "learning_starts_scale": spec.budget.learning_starts_scale,
         },
-        "spec_hash": spec.spec_hash(),
-        "status": rundir.STATUS_RUNNING,
-        "agent": dict(spec.agent_code),
-        "versions": provenance.package_versions(),
-        "git": provenance.git_state(),
-        "host": provenance.host_info(),
-        "threads": threads,
-        "matmul_backend": spec.matmul_backend,
-        "timings": {"started": _now()},
-    }
+        spec_hash=spec.spec_hash(),
+        status=Status.RUNNING,
+        agent=dict(spec.agent_code),
+        versions=provenance.package_versions(),
+        git=provenance.git_state(),
+        host=provenance.host_info(),
+        threads=threads,
+        matmul_backend=spec.matmul_backend,
+        timings=record.Timings(started=_now()),
+    )
 
 
 class _Clock:
     """The run's clocks and marks: time spent (including earlier sessions up to their checkpoint),
     time in evaluation, the last checkpoint, the last progress report, and the rate window."""
 
-    def __init__(self, offset_s: float, eval_s: float, step: int, last_return: float | None):
+    def __init__(
+        self, offset_s: float, eval_s: float, step: int, last_return: float | None, cpu_offset_s: float | None = 0.0
+    ):
         self.start = time.perf_counter()
+        self.cpu_start = cpu_seconds()
+        self.cpu_offset_s = cpu_offset_s  # CPU seconds of earlier sessions; None: not recorded (an older checkpoint)
         self.offset_s = offset_s  # train + eval seconds of earlier sessions of this run
         self.eval_s = eval_s
         self.last_return = last_return
@@ -275,6 +278,11 @@ class _Clock:
     def elapsed(self) -> float:
         """Seconds of this run so far, earlier sessions included."""
         return self.offset_s + time.perf_counter() - self.start
+
+    def cpu(self) -> float | None:
+        """CPU seconds of this run so far (user + system, children included), earlier sessions included;
+        None when an earlier session's were not recorded."""
+        return None if self.cpu_offset_s is None else self.cpu_offset_s + cpu_seconds() - self.cpu_start
 
     def checkpoint_due(self, step: int, policy: CheckpointPolicy) -> bool:
         if policy.steps:
@@ -339,7 +347,11 @@ def _train(
     )
     budget = spec.budget
     clock = _Clock(
-        runner_state["train_s"] + runner_state["eval_s"], runner_state["eval_s"], agent.num_timesteps, log.last_return
+        runner_state["train_s"] + runner_state["eval_s"],
+        runner_state["eval_s"],
+        agent.num_timesteps,
+        log.last_return,
+        runner_state.get("cpu_s") if saved else 0.0,
     )
 
     def evaluate(step: int) -> None:
@@ -351,7 +363,7 @@ def _train(
         clock.eval_s += time.perf_counter() - t0
         clock.last_return = float(returns.mean())
         values = bias.row() if bias is not None else ()
-        log.append(step, caps.updates(agent), clock.elapsed(), clock.eval_s, returns, lengths, values)
+        log.append(step, caps.updates(agent), clock.elapsed(), clock.eval_s, returns, lengths, values, clock.cpu())
         diagnostics.evaluated(step, returns, lengths, bias)
         report(
             {
@@ -382,6 +394,7 @@ def _train(
                 "monitor_rows": rundir.monitor_rows(run_dir),
                 "train_s": total - clock.eval_s,
                 "eval_s": clock.eval_s,
+                "cpu_s": clock.cpu(),
                 "step": step,
             },
         }
@@ -453,11 +466,18 @@ def _train(
         "wall_s": wall,
         "train_s": train_s,
         "eval_s": clock.eval_s,
+        "cpu_s": clock.cpu(),
         "steps_per_s": agent.num_timesteps / train_s,
         "final_return_mean": clock.last_return,
         "model": model.name,
         "critic": diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
     }
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children so far (user + system), in seconds."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _out_of_space(exc: BaseException) -> bool:

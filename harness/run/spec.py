@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.config import env_name
 from harness.config.schema import as_plain
+from harness.run.record import RunRecord
 
 #: Evaluation episode i of every run, of every arm, resets its env with seed EVAL_SEED + i.
 EVAL_SEED = 1_000_000
@@ -89,8 +90,8 @@ class RunSpec:
     def spec_hash(self) -> str:
         return _hash(self.identity())
 
-    def matches(self, meta: dict[str, Any] | None) -> bool:
-        """Whether ``meta`` (a run directory's meta.json) records this same run.
+    def matches(self, meta: RunRecord | None) -> bool:
+        """Whether ``meta`` (a run directory's record) records this same run.
 
         A run recorded before a hyperparameter existed ran with that hyperparameter's default
         (a new option never changes what its default does), so keys missing from the record
@@ -100,14 +101,14 @@ class RunSpec:
         """
         if meta is None:
             return False
-        if meta.get("spec_hash") == self.spec_hash():
+        if meta.spec_hash == self.spec_hash():
             return True
         recorded = self._recorded(meta)
         return recorded is not None and _hash(recorded) == self.spec_hash()
 
-    def _recorded(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+    def _recorded(self, meta: RunRecord) -> dict[str, Any] | None:
         """The identity ``meta`` records, completed as ``matches`` explains; None if it has none."""
-        recorded = meta.get("spec")
+        recorded = meta.spec
         if not isinstance(recorded, dict) or not isinstance(recorded.get("hyperparameters"), dict):
             return None
         identity = {key: recorded.get(key) for key in self.identity()}
@@ -116,7 +117,7 @@ class RunSpec:
             identity["agent_code"] = self.agent_code.get("identity")
         return identity
 
-    def differences(self, meta: dict[str, Any] | None) -> list[str]:
+    def differences(self, meta: RunRecord | None) -> list[str]:
         """What differs between this run and the one ``meta`` records, in words: 'agent code
         (source 1a2b... -> 3c4d...)', 'hyperparameters (gamma)', 'budget'...; empty if it matches."""
         recorded = self._recorded(meta) if meta is not None else None

@@ -17,30 +17,30 @@ from harness.errors import UsageError
 from harness.run import checkpoint, rundir
 from harness.run.envs import make_env
 from harness.run.evaluator import rollout
+from harness.run.record import RunRecord
 from harness.run.spec import EVAL_SEED
 
 
-def load_run(run_dir: Path, render_mode: str | None = None):
-    """(agent, env, meta) for a run directory holding meta.json and its model file.
+def load_run(run_dir: Path, render_mode: str | None = None) -> tuple[Any, gym.Env, RunRecord, str]:
+    """(agent, env, record, what acts) for a run directory holding meta.json and its model file.
 
     A run without a final model yet (still training, interrupted, stopped) acts with the policy
-    of its newest checkpoint, so a long run can be watched while it trains; ``meta["watched"]``
-    says which of the two was loaded.
+    of its newest checkpoint, so a long run can be watched while it trains; the last element says
+    which of the two was loaded.
     """
     run_dir = Path(run_dir)
-    meta = rundir.read_meta(run_dir)
+    meta = rundir.read_record(run_dir)
     if meta is None:
         raise UsageError(
             f"{run_dir}: no readable meta.json; expected a run directory results/<study>/<arm>/<env>_<seed>"
         )
-    spec = meta["spec"]
+    spec = meta.spec
     arm = get_arm(spec["arm"])
     env = make_env(spec["env_id"], render_mode=render_mode)
-    model = (meta.get("result") or {}).get("model")
+    model = meta.result.model if meta.result else None
     if model is not None and (run_dir / model).exists():
-        meta["watched"] = f"final model {model}"
         try:
-            return arm.load(run_dir / model, env, "cpu"), env, meta
+            return arm.load(run_dir / model, env, "cpu"), env, meta, f"final model {model}"
         except Exception as exc:  # garbage, a file cut short, or one holding code: named, never run
             env.close()
             raise UsageError(f"{run_dir / model}: cannot load this model ({_cause(exc)})") from None
@@ -49,15 +49,14 @@ def load_run(run_dir: Path, render_mode: str | None = None):
         env.close()
         unreadable = f"; checkpoints that do not load: {'; '.join(newest.skipped)}" if newest.skipped else ""
         raise UsageError(
-            f"{run_dir}: no saved model and no checkpoint that loads (status {meta.get('status')}){unreadable}; "
+            f"{run_dir}: no saved model and no checkpoint that loads (status {meta.status}){unreadable}; "
             "complete runs have a model, runs in progress a checkpoint after their first minutes"
         )
     config: Any = build_config(arm.config_cls, spec["hyperparameters"], f"{run_dir}/meta.json [spec.hyperparameters]")
     agent = arm.build(env, config, spec["seed"], "cpu")
     arm.capabilities.checkpointable(agent).load_state_dict(newest.state["agent"])
     skipped = f"; skipped, not loadable: {'; '.join(newest.skipped)}" if newest.skipped else ""
-    meta["watched"] = f"checkpoint at step {newest.step:,} (no final model yet, status {meta.get('status')}){skipped}"
-    return agent, env, meta
+    return agent, env, meta, f"checkpoint at step {newest.step:,} (no final model yet, status {meta.status}){skipped}"
 
 
 def _cause(exc: BaseException) -> str:
@@ -68,8 +67,8 @@ def _cause(exc: BaseException) -> str:
 def enjoy(run_dir: Path, episodes: int = 5, say: Callable[[str], None] = lambda line: None) -> np.ndarray:
     """Returns of ``episodes`` deterministic episodes, on the evaluation protocol's episode seeds;
     ``say`` hears which policy acts (the final model or a checkpoint)."""
-    agent, env, meta = load_run(run_dir)
-    say(f"acting: {meta['watched']}")
+    agent, env, _, watched = load_run(run_dir)
+    say(f"acting: {watched}")
     returns = np.array(
         [rollout(env, lambda obs: agent.predict(obs, deterministic=True), EVAL_SEED + i)[0] for i in range(episodes)]
     )
@@ -101,9 +100,9 @@ def record(
         raise UsageError(
             f"--out {out_dir}: cannot write there ({exc.strerror or exc}); choose another folder"
         ) from None
-    agent, env, meta = load_run(run_dir, render_mode="rgb_array")
-    say(f"acting: {meta['watched']}")
-    name = f"{meta['spec']['arm']}-{meta['spec']['env_id'].rpartition(':')[2]}-{meta['spec']['seed']}"
+    agent, env, meta, watched = load_run(run_dir, render_mode="rgb_array")
+    say(f"acting: {watched}")
+    name = f"{meta.spec['arm']}-{meta.spec['env_id'].rpartition(':')[2]}-{meta.spec['seed']}"
     env = RecordVideo(env, str(out_dir), name_prefix=name, episode_trigger=lambda i: i < episodes, disable_logger=True)
     frames: list[ArrayLike] = []
 

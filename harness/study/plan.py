@@ -173,7 +173,7 @@ def describe_arms(plan: Plan, results_root: Path) -> list[str]:
             f"{arm.capabilities.describe()}"
         )
     reasons = Counter(
-        (r.arm, "; ".join(r.differences(rundir.read_meta(r.run_dir(results_root)))) or "another spec")
+        (r.arm, "; ".join(r.differences(rundir.read_record(r.run_dir(results_root)))) or "another spec")
         for r in plan.runs
         if plan.actions[r.key] == "supersede"
     )
