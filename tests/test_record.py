@@ -50,7 +50,7 @@ def test_statuses_are_one_enum_including_those_never_written():
         "busy",
         "cancelled",
     }
-    assert FINAL == {Status.COMPLETE, Status.DIVERGED, Status.STOPPED} and RESULTS == {Status.COMPLETE, Status.DIVERGED}
+    assert {Status.COMPLETE, Status.DIVERGED, Status.STOPPED} == FINAL and {Status.COMPLETE, Status.DIVERGED} == RESULTS
     assert json.dumps({"status": Status.COMPLETE}) == '{"status": "complete"}' and Status.BUSY == "busy"
 
 
