@@ -8,6 +8,7 @@ import yaml
 
 from harness.agents import get_arm
 from harness.config import HYPERPARAMS_DIR, resolve, search
+from harness.config.seeds import TUNING_SEED_BASE
 from harness.errors import ConfigError
 from harness.tuning import tune
 
@@ -88,7 +89,8 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
     )
     first = [(t.number, t.params, t.value) for t in study.trials]
     assert len(first) == 3 and all(t.state.name == "COMPLETE" for t in study.trials)
-    assert all(t.user_attrs["seeds"] == [2 * t.number, 2 * t.number + 1] for t in study.trials)  # recorded
+    base = TUNING_SEED_BASE  # trials train on seeds no study uses (harness.config.seeds)
+    assert all(t.user_attrs["seeds"] == [base + 2 * t.number, base + 2 * t.number + 1] for t in study.trials)
     for t in study.trials:  # the objective is the mean of the trial's two runs
         finals = [
             json.loads(p.read_text())["result"]["final_return_mean"]

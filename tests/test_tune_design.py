@@ -34,7 +34,7 @@ def test_a_study_refuses_another_budget_arm_or_space_and_records_what_its_trials
     assert "trial 0: value " in out and "1/1 finished; best so far: trial 0" in out
     own = tmp_path / "results" / "tuning" / "s" / "tuned" / "td3" / "Pendulum-v1.yml"
     provenance = yaml.safe_load(own.read_text())["provenance"]
-    assert provenance["budget"] == {"preset": "quick", "steps": 200}
+    assert provenance["budget"] == {"preset": "smoke", "steps": 200}
     assert provenance["design"]["arm"] == "td3" and provenance["design"]["left_out"] == ["per_alpha"]
     assert provenance["design"]["budget"]["total_steps"] == 200 and list(provenance["design"]["space"]) == [
         "learning_rate"
@@ -102,3 +102,55 @@ def test_searched_keys_the_configuration_ignores_are_left_out(arm, hp, left_out)
         "prioritized": search.Param("prioritized", "categorical", choices=(True, False))
     }
     assert "per_alpha" in search.active(switch, config)[0]  # searched together with its switch: kept
+
+
+def test_trials_train_and_evaluate_on_seeds_and_episodes_no_study_uses(run_cli, tmp_path):
+    from harness.config.seeds import EVAL_SEED, TUNING_EVAL_SEED, TUNING_SEED_BASE
+
+    code, _, err = tune(run_cli, tmp_path)
+    assert code == 0, err
+    runs = list((tmp_path / "results" / "tuning" / "s" / "trial_0000").glob("td3/*/meta.json"))
+    meta = yaml.safe_load(runs[0].read_text())
+    assert runs[0].parent.name == f"Pendulum-v1_{TUNING_SEED_BASE}"
+    assert meta["spec"]["seed"] == TUNING_SEED_BASE and meta["spec"]["eval_seed"] == TUNING_EVAL_SEED != EVAL_SEED
+    provenance = yaml.safe_load(
+        (tmp_path / "results" / "tuning" / "s" / "tuned" / "td3" / "Pendulum-v1.yml").read_text()
+    )["provenance"]
+    assert provenance["seeds"] == [TUNING_SEED_BASE] and provenance["evaluation"] == {
+        "seed": TUNING_EVAL_SEED,
+        "episodes": 1,
+    }
+    # Compared with HP=tuned on a study's seeds: apart, so no warning.
+    code, out, err = run_cli(
+        *"compare --env Pendulum-v1 --algos td3 --seeds 3 --dry-run --no-estimate --tuned-dir".split(),
+        tmp_path / "results" / "tuning" / "s" / "tuned",
+        "--results",
+        tmp_path / "results",
+    )
+    assert code == 0, err
+    assert "(tuned: study s" in out and "optimistically biased" not in out
+
+
+def test_values_tuned_on_a_studys_seeds_or_episodes_are_flagged(run_cli, tmp_path):
+    tuned = tmp_path / "tuned" / "td3" / "Pendulum-v1.yml"
+    tuned.parent.mkdir(parents=True)
+    tuned.write_text(yaml.safe_dump({"hyperparameters": {"tau": 0.01}, "provenance": {"study": "old", "seeds": [1]}}))
+    code, out, err = run_cli(
+        *"compare --env Pendulum-v1 --algos td3 --seeds 3 --dry-run --no-estimate --tuned-dir".split(),
+        tmp_path / "tuned",
+        "--results",
+        tmp_path / "r",
+    )
+    assert code == 0, err
+    assert (
+        "warning: td3 on Pendulum-v1: tuned values selected on this study's own training seed 1 and 10 of its 10 "
+        "evaluation episodes (not recorded: tuned before tuning had its own)"
+    ) in out
+
+
+def test_a_studys_seeds_stay_below_the_tuning_range(run_cli, tmp_path):
+    code, _, err = run_cli(
+        *"compare --env Pendulum-v1 --algos td3 --seeds 2 --seed-offset 999999999 --dry-run --no-estimate --results".split(),
+        tmp_path,
+    )
+    assert code == 2 and "seed 1,000,000,000 is in the range tuning trials train with" in err

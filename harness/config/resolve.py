@@ -65,6 +65,7 @@ class Resolved:
     config: Any
     n_timesteps: int | None  # None: no source sets the env's full budget (an arm without rl-zoo3 values or a file)
     sources: tuple[str, ...]
+    tuned: tuned_file.Tuned | None = None  # the tuned values applied (layer 4), with their provenance
 
 
 def _section(data: Any, key: str, where: str) -> dict[str, Any]:
@@ -106,6 +107,7 @@ def resolve(
     name = env_name(env_id)
     sources = [f"{arm.description} defaults ({_library_version(arm)})"]
     config, n_timesteps = arm.config_cls(), None
+    applied: tuned_file.Tuned | None = None
 
     path = project_file(arm, hp_dir)
     project = yamlio.load_file(path) if path.exists() else {}
@@ -148,6 +150,7 @@ def resolve(
                 "tuned directory with --tuned-dir (make ... TUNED=dir)"
             )
         found = tuned_file.load(path, HYPERPARAMS_DIR.parent / "results")
+        applied = found
         config, n_timesteps = _apply(arm, config, found.hyperparameters, f"{_rel(path)} [hyperparameters]", n_timesteps)
         sources.append(f"{_rel(path)} (tuned: {found.describe()})")
 
@@ -170,7 +173,7 @@ def resolve(
 
     if n_timesteps is None and arm.zoo_algo:
         raise ConfigError(f"{path}: no n_timesteps for env {name} in any source")
-    return Resolved(config, n_timesteps, tuple(sources))
+    return Resolved(config, n_timesteps, tuple(sources), applied)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

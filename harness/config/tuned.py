@@ -12,12 +12,13 @@ promotion all read and write this format through here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.config import HYPERPARAMS_DIR, env_name, yamlio
+from harness.config.seeds import EVAL_SEED, MAX_EVAL_EPISODES
 from harness.errors import ConfigError
 
 #: Where ``compare --hp-set tuned`` reads tuned values unless told another directory.
@@ -64,6 +65,43 @@ class Tuned:
         if not isinstance(trials, Mapping):
             return None
         return sum(int(trials.get(k) or 0) for k in ("complete", "pruned"))
+
+    @property
+    def train_seeds(self) -> list[int]:
+        """The training seeds of the trial whose values these are, as recorded."""
+        seeds = self.provenance.get("seeds")
+        return [int(x) for x in seeds] if isinstance(seeds, list) else []
+
+    @property
+    def eval_episodes(self) -> range:
+        """The evaluation episodes' reset seeds the trials were ranked on: as recorded, else (values tuned
+        before tuning had its own episodes) the studies' own, EVAL_SEED onwards."""
+        evaluation = self.provenance.get("evaluation")
+        if isinstance(evaluation, Mapping) and "seed" in evaluation:
+            return range(int(evaluation["seed"]), int(evaluation["seed"]) + int(evaluation.get("episodes", 1)))
+        return range(EVAL_SEED, EVAL_SEED + MAX_EVAL_EPISODES)
+
+    def overlap(self, seeds: Sequence[int], eval_seed: int, episodes: int) -> str | None:
+        """In words, how the seeds and evaluation episodes these values were selected on overlap a study's
+        (``seeds``, episodes ``eval_seed`` .. ``eval_seed + episodes - 1``); None when they are apart."""
+        parts = []
+        shared = sorted(set(seeds) & set(self.train_seeds))
+        if shared:
+            parts.append(f"training seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))}")
+        episodes_shared = set(range(eval_seed, eval_seed + episodes)) & set(self.eval_episodes)
+        if episodes_shared:
+            recorded = (
+                "recorded"
+                if isinstance(self.provenance.get("evaluation"), Mapping)
+                else "not recorded: tuned before tuning had its own"
+            )
+            parts.append(f"{len(episodes_shared)} of its {episodes} evaluation episodes ({recorded})")
+        if not parts:
+            return None
+        return (
+            f"tuned values selected on this study's own {' and '.join(parts)} ({self.describe()}): its score here "
+            "is optimistically biased, judged on what it was selected on; tuning again keeps them apart"
+        )
 
     def describe(self) -> str:
         """``study td3-Pendulum-v1, 10,000 steps x 1 seed, 21 trials, value -146.6, 2026-11-21``:

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.config import env_name, reference
+from harness.config import HYPERPARAMS_DIR, env_name, reference
+from harness.config import tuned as tuned_file
+from harness.config.seeds import EVAL_SEED
 from harness.errors import UsageError
 from harness.run import rundir
 from harness.run.record import RESULTS, RunRecord, Status
@@ -77,6 +79,7 @@ def load_study(study_dir: Path) -> Study:
             "steps_per_s": timings.steps_per_s,
             "wall_s": timings.wall_s,
             "cpu_s": timings.cpu_s,  # None: not recorded (runs made before CPU time was)
+            "tuning_overlap": record.tuning_overlap or _overlap_of_older(record),  # HP=tuned on its own seeds/episodes
             "threads": record.threads,
             "updates": record.result.updates if record.result else None,
             "critic": record.result.critic if record.result else None,  # what its value estimate is; None: no critic
@@ -121,6 +124,23 @@ def load_study(study_dir: Path) -> Study:
         else pd.DataFrame(columns=["step", "updates", "wall_s", "return_mean", "arm", "env", "seed", "status"])
     )
     return Study(study_dir.name, study_dir, runs, evals, problems)
+
+
+def _overlap_of_older(record: RunRecord) -> str | None:
+    """For a run recorded before runs recorded it: whether the tuned values it used (a hyperparameter
+    source ``<file> (tuned: ...)``) were selected on its seed or evaluation episodes, from the file's
+    provenance as it is now; None without tuned values or a readable file."""
+    for source in record.spec.get("hp_sources", []):
+        path, sep, _ = str(source).partition(" (tuned:")
+        file = Path(path) if Path(path).is_absolute() else HYPERPARAMS_DIR.parent / path
+        if sep and file.is_file():
+            try:
+                found = tuned_file.load(file)
+            except UsageError:
+                return None
+            spec = record.spec
+            return found.overlap([spec["seed"]], spec.get("eval_seed", EVAL_SEED), spec["budget"]["eval_episodes"])
+    return None
 
 
 def _has_spec(spec: dict) -> bool:

@@ -97,6 +97,17 @@ def budget_label(run: pd.Series) -> str:
     return f"{preset} budget, {total:,} env steps per run"
 
 
+def _tuned_on_own_test(done: pd.DataFrame) -> list[str]:
+    """A warning per arm whose HP=tuned values were selected on the seeds or evaluation episodes of its runs."""
+    if "tuning_overlap" not in done:
+        return []
+    lines = []
+    for arm in arm_order(list(done["arm"].unique())):
+        notes = done.loc[(done["arm"] == arm) & done["tuning_overlap"].notna(), "tuning_overlap"].unique()
+        lines += [f"**Tuned on its own test.** {arm}: {note}." for note in notes]
+    return [*lines, ""] if lines else []
+
+
 def _reference_arm(study: Study, reference: str | None) -> str:
     arms = arm_order(list(study.runs["arm"].unique()))
     if reference is not None:
@@ -183,6 +194,7 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
         "bootstrap CIs over runs. " + cost.caveat(done),
         "",
     ]
+    md += _tuned_on_own_test(done)
     evals = study.evals[(study.evals["env"] == env) & study.evals["status"].isin(RESULT_STATUSES)]
     starts = done["learning_starts"].dropna().unique()
     curves = plots.learning_curves(

@@ -99,6 +99,7 @@ class RunRecord:
     traceback: str | None = None
     divergence: dict[str, Any] | None = None  # {step, cause}
     resumes: list[dict[str, Any]] = field(default_factory=list)
+    tuning_overlap: str | None = None  # HP=tuned values selected on this run's seeds or episodes (in words)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions (relabelled, restarted, ...)
 
     @property
@@ -125,7 +126,7 @@ class RunRecord:
         }
         if self.result is not None:
             out["result"] = dataclasses.asdict(self.result)
-        for key in ("error", "traceback", "divergence"):
+        for key in ("error", "traceback", "divergence", "tuning_overlap"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.resumes:
@@ -160,5 +161,6 @@ class RunRecord:
             traceback=data.get("traceback"),
             divergence=data.get("divergence"),
             resumes=list(data.get("resumes") or []),
+            tuning_overlap=data.get("tuning_overlap"),
             extra={k: v for k, v in data.items() if k not in known},
         )

@@ -254,6 +254,7 @@ def _new_record(spec: RunSpec, threads: int) -> record.RunRecord:
         threads=threads,
         matmul_backend=spec.matmul_backend,
         timings=record.Timings(started=_now()),
+        tuning_overlap=spec.tuning_overlap,
     )
 
 

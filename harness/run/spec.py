@@ -16,10 +16,8 @@ from typing import Any
 
 from harness.config import env_name
 from harness.config.schema import as_plain
+from harness.config.seeds import EVAL_SEED
 from harness.run.record import RunRecord
-
-#: Evaluation episode i of every run, of every arm, resets its env with seed EVAL_SEED + i.
-EVAL_SEED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,9 @@ class RunSpec:
     #: Where the agent's code came from (harness.run.provenance.agent_code); its ``identity`` is part
     #: of the run's: changed agent code is a changed run.
     agent_code: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: With HP=tuned: how the seeds and evaluation episodes the tuned values were selected on overlap
+    #: this run's (None: apart, or no tuned values); recorded and reported, not part of the identity.
+    tuning_overlap: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

@@ -128,6 +128,8 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
             lines.append(
                 f"    {arm}: {starts}; hyperparameters from {' + '.join(spec.hp_sources[1:] or spec.hp_sources)}"
             )
+            if spec.tuning_overlap:
+                lines.append(f"    warning: {arm} on {r.env_id}: {spec.tuning_overlap}")
             if has_learning_starts(spec.config) and spec.config.learning_starts >= b.total_steps:
                 lines.append(
                     f"    warning: {arm} on {r.env_id}: learning_starts ({spec.config.learning_starts:,}) is not "

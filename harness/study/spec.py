@@ -13,6 +13,7 @@ import gymnasium as gym
 from harness.agents import external, get_arm, known_arms
 from harness.config import HYPERPARAMS_DIR, env_name, resolve, yamlio
 from harness.config.schema import has_learning_starts, learning_starts
+from harness.config.seeds import EVAL_SEED, TUNING_SEED_BASE
 from harness.errors import ConfigError, UsageError, suggest
 from harness.run import provenance
 from harness.run.spec import RunSpec
@@ -44,6 +45,11 @@ class StudySpec:
         ``random``, and arms whose sources set none, do not vote), so no arm is cut short; each
         arm's learning_starts, where its config has one, is scaled by the budget's fraction.
         """
+        if self.seeds and max(self.seeds) >= TUNING_SEED_BASE:
+            raise UsageError(
+                f"seed {max(self.seeds):,} is in the range tuning trials train with ({TUNING_SEED_BASE:,} on); a study's "
+                "seeds stay below it, so a tuned configuration is never judged on the seeds it was selected on"
+            )
         if self.budget is not None and self.budget not in PRESETS:
             raise UsageError(f"unknown budget '{self.budget}'; accepted: {', '.join(PRESETS)}")
         arms = {a: get_arm(a) for a in self.arms}
@@ -74,6 +80,9 @@ class StudySpec:
                         config, learning_starts=round(configured * budget.learning_starts_scale)
                     )
                 for seed in self.seeds:
+                    overlap = (
+                        r.tuned.overlap(self.seeds, EVAL_SEED, budget.eval_episodes) if r.tuned is not None else None
+                    )
                     runs.append(
                         RunSpec(
                             self.name,
@@ -86,6 +95,7 @@ class StudySpec:
                             configured,
                             self.device,
                             agent_code=code[arm],
+                            tuning_overlap=overlap,
                         )
                     )
         return runs

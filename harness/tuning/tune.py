@@ -34,6 +34,7 @@ from harness.agents import get_arm
 from harness.config import search
 from harness.config import tuned as tuned_file
 from harness.config.schema import as_plain, build_config, learning_starts
+from harness.config.seeds import TUNING_EVAL_SEED, TUNING_SEED_BASE
 from harness.errors import UsageError
 from harness.execution.progress import Display, make_display
 from harness.run import matmul, rundir, runner
@@ -83,7 +84,8 @@ class TuneSpec:
             self.hp_files,
             dict(self.hp_overrides),
         ).expand()[0]
-        return dataclasses.replace(run, matmul_backend=self.matmul_backend)
+        # The trials' evaluation episodes are their own: fixed and shared by every trial, apart from the studies'.
+        return dataclasses.replace(run, matmul_backend=self.matmul_backend, eval_seed=TUNING_EVAL_SEED)
 
 
 class TrialFailed(RuntimeError):
@@ -140,6 +142,12 @@ class _WarmedUp(optuna.pruners.BasePruner):
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         step = trial.last_step
         return step is not None and step >= self.warmup_steps and self.inner.prune(study, trial)
+
+
+def trial_seeds(spec: TuneSpec, number: int) -> list[int]:
+    """Trial ``number``'s training seeds: from TUNING_SEED_BASE on, a range no study's seeds reach."""
+    first = TUNING_SEED_BASE + spec.seed * 100_000 + number * spec.seeds_per_trial
+    return [first + k for k in range(spec.seeds_per_trial)]
 
 
 def search_space(spec: TuneSpec) -> tuple[dict[str, search.Param], dict[str, str]]:
@@ -226,7 +234,7 @@ def objective(spec: TuneSpec, results_root: Path, threads: int, report: runner.R
             config = build_config(arm.config_cls, values, f"trial {trial.number}", base=base.config)
         except UsageError as exc:
             raise TrialFailed(str(exc)) from None
-        seeds = [spec.seed * 100_000 + trial.number * spec.seeds_per_trial + k for k in range(spec.seeds_per_trial)]
+        seeds = trial_seeds(spec, trial.number)
         trial.set_user_attr("seeds", seeds)
         finals = []
         for k, seed in enumerate(seeds):
@@ -392,7 +400,8 @@ def write_outputs(spec: TuneSpec, study: optuna.Study, results_root: Path) -> Pa
         "trial": best.number,
         "objective": f"mean final evaluation return over {spec.seeds_per_trial} seed(s)",
         "value": best.value,
-        "seeds": best.user_attrs.get("seeds"),
+        "seeds": best.user_attrs.get("seeds"),  # the best trial's training seeds (TUNING_SEED_BASE on)
+        "evaluation": {"seed": recorded["eval_seed"], "episodes": recorded["budget"]["eval_episodes"]},
         "budget": {"preset": recorded["budget"]["preset"], "steps": recorded["budget"]["total_steps"]},
         "design": recorded,  # what every trial used: arm and code, env, budget, hyperparameters, space, seeds
         "trials": {
