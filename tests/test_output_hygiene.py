@@ -117,3 +117,17 @@ def test_make_echoes_commands_without_stray_blanks(target):
     assert commands, proc.stdout
     for line in commands:
         assert line == line.rstrip() and "  " not in line, repr(line)
+
+
+def test_the_readmes_first_command_trains_rather_than_landing_on_a_committed_study():
+    from harness.study.spec import default_study_name
+
+    readme = (ROOT / "README.md").read_text()
+    first = next(line for line in readme.splitlines() if line.startswith("make compare "))
+    settings = dict(word.split("=", 1) for word in first.split("#")[0].split()[2:])
+    assert "STUDY" not in settings  # the default name, as a newcomer types it
+    name = default_study_name(settings["ENV"].split(","), settings.get("BUDGET", "full"), None)
+    tracked = subprocess.run(["git", "ls-files", f"results/{name}"], cwd=ROOT, capture_output=True, text=True)
+    assert tracked.returncode == 0 and tracked.stdout == "", (
+        f"results/{name} is committed: the first command would skip"
+    )

@@ -79,6 +79,7 @@ def load_study(study_dir: Path) -> Study:
             "steps_per_s": timings.steps_per_s,
             "wall_s": timings.wall_s,
             "cpu_s": timings.cpu_s,  # None: not recorded (runs made before CPU time was)
+            "finished": timings.finished,
             "tuning_overlap": record.tuning_overlap or _overlap_of_older(record),  # HP=tuned on its own seeds/episodes
             "threads": record.threads,
             "updates": record.result.updates if record.result else None,

@@ -51,8 +51,7 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: 
     md = [
         f"# Study `{study.name}`",
         "",
-        f"Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from `{study.root}` "
-        f"({reps:,} bootstrap resamples, seed {seed}).",
+        f"From the runs in `{_shown(study.root)}`{_as_of(study)} ({reps:,} bootstrap resamples, seed {seed}).",
         "",
     ]
     md += decisions_section(study.root)  # a sequential study's tests come first; [] for the others
@@ -81,6 +80,24 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: 
     rundir.atomic_write(study.root / "report.md", text)
     rundir.atomic_write(study.root / "report.html", to_html(text, study.root, title=f"Study {study.name}"))
     return study.root / "report.md"
+
+
+def _as_of(study: Study) -> str:
+    """', as of <the newest run's finish>': a report made again from the same runs reads the same, so
+    regenerating a committed report leaves the checkout clean."""
+    finished = study.runs["finished"].dropna() if "finished" in study.runs else pd.Series(dtype=object)
+    if finished.empty:
+        return ""
+    newest = max(datetime.fromisoformat(str(t)) for t in finished)
+    return f", as of {newest.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when under it: the report does not name the machine's folders."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def budget_label(run: pd.Series) -> str:
