@@ -1,4 +1,4 @@
-"""The simulations that prove the sequential test (harness/report/sequential.py), and the script that
+"""The simulations that prove the sequential test (harness/sequential/), and the script that
 computed the committed values in tests/fixtures/sequential_simulation.json:
 
     .venv/bin/python tests/sequential_sim.py > tests/fixtures/sequential_simulation.json
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.report.sequential import simulate  # noqa: E402
+from harness.sequential import simulate  # noqa: E402
 
 COMMAND = ".venv/bin/python tests/sequential_sim.py > tests/fixtures/sequential_simulation.json"
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sequential_simulation.json"

@@ -12,14 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "study"
 #: harness's stages, lowest first (harness/__init__.py draws the map); the shared top-level modules sit under all.
 STAGES = ("", "config", "agents", "run", "verify", "study", "execution", "tuning", "report", "cli")
+#: The shared modules every stage may import: errors, formatting, and the sequential test (pure statistics).
+SHARED = ("errors", "fmt", "sequential")
 #: What the report may import of the harness: the run-directory format, configuration files, shared modules.
 REPORT_MAY_IMPORT = (
     "harness.report",
     "harness.run.rundir",
     "harness.run.record",
+    "harness.run.results",
     "harness.config",
     "harness.errors",
     "harness.fmt",
+    "harness.sequential",
 )
 
 
@@ -27,7 +31,7 @@ def _stage(module: str) -> int:
     parts = module.split(".")
     if module == "harness.__main__":
         return len(STAGES) - 1  # the entry point sits with the CLI
-    if len(parts) == 1 or parts[1] in ("errors", "fmt"):
+    if len(parts) == 1 or parts[1] in SHARED:
         return 0
     return STAGES.index(parts[1])
 
@@ -71,6 +75,14 @@ def test_imports_never_run_from_a_lower_stage_to_a_higher_one():
             if _stage(imported) > _stage(name):
                 wrong.append(f"{name} imports {imported}")
     assert not wrong, wrong
+
+
+def test_the_shared_modules_import_only_each_other():
+    modules = _modules()
+    for name, path in modules.items():
+        if _stage(name) == 0 and name != "harness.__main__" and name != "harness":
+            outside = [m for m in _imports(path, modules) if _stage(m) != 0 or m == "harness"]
+            assert not outside, (name, outside)
 
 
 def test_our_td3_imports_nothing_from_the_harness():

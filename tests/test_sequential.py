@@ -1,4 +1,4 @@
-"""The sequential test (harness/report/sequential.py): its algorithm against a plain re-implementation,
+"""The sequential test (harness/sequential/): its algorithm against a plain re-implementation,
 its boundaries' reproducibility, and its error rate and power by simulation (synthetic scores, no
 training). The long simulations are marked ``stats`` (`make test-stats`); `make test` runs short ones."""
 
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from sequential_sim import CASES, FIXTURE, standard_error
 
+from harness import sequential as seq
+from harness.sequential import test as seq_test
 from harness.errors import UsageError
-from harness.report import sequential as seq
 
 
 def committed() -> dict:
@@ -57,7 +58,7 @@ def plain_test(scores, design):
             for past in range(1, look + 1):
                 means = {}
                 for group in _plain_components(pairs, chosen):
-                    weights = seq._relabellings(design, past, group, design.seed).reshape(len(group) * n, len(group), m)
+                    weights = seq_test._relabellings(design, past, group, design.seed).reshape(len(group) * n, len(group), m)
                     pooled = np.concatenate([scores[a, past - 1] for a in group])
                     for t, a in enumerate(group):
                         means[a] = pooled @ weights[:, t, :]

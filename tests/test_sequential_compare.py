@@ -12,11 +12,11 @@ import zlib
 import numpy as np
 import pytest
 
+from harness import sequential as seq
 from harness.errors import UsageError
 from harness.execution.progress import Display
-from harness.report import sequential as seq
 from harness.report.write import write_report
-from harness.run import rundir, runner
+from harness.run import record, rundir, runner
 from harness.study.spec import StudySpec
 
 ARMS = ("td3", "sb3-ddpg", "random")
@@ -37,7 +37,7 @@ class FakeExecutor:
             self.ran.append(spec.key)
             run_dir = spec.run_dir(results_root)
             run_dir.mkdir(parents=True, exist_ok=True)
-            meta = runner._new_meta(spec, 1)
+            meta = runner._new_record(spec, 1)
             mean, sd = self.scores[spec.arm]
             rng = np.random.default_rng([zlib.crc32(spec.arm.encode()), spec.seed])
             score = float(mean + sd * rng.standard_normal())
@@ -51,9 +51,9 @@ class FakeExecutor:
                 np.full(spec.budget.eval_episodes, 200),
             )
             status = rundir.STATUS_FAILED if spec.key in self.fail else rundir.STATUS_COMPLETE
-            meta.update(status=status, result={"final_return_mean": score})
-            meta["timings"].update(wall_s=1.0, steps_per_s=100.0)
-            rundir.write_json(run_dir / "meta.json", meta)
+            meta.status, meta.result = status, record.Result(final_return_mean=score)
+            meta.timings.wall_s, meta.timings.steps_per_s = 1.0, 100.0
+            rundir.write_record(run_dir, meta)
             out.append({"key": spec.key, "status": status})
         return out
 
@@ -63,20 +63,22 @@ def study(arms=ARMS, env="Pendulum-v1"):
 
 
 def run(tmp_path, executor, design=None, **kw):
+    from harness.cli.options import RunOptions
+    from harness.cli.sequential import run_sequential
+
     design = design or seq.Design(ARMS, per_look=5, looks=4)
-    return __import__("harness.cli.sequential", fromlist=["run_sequential"]).run_sequential(
-        kw.pop("spec", study(design.arms)),
-        tmp_path,
+    spec = kw.pop("spec", study(design.arms))
+    options = RunOptions(
         1,
         1,
         Display(),
-        design=design,
         estimate=False,
         matmul_backend="default",
         executor=executor,
         report=kw.pop("report", False),
         **kw,
     )
+    return run_sequential(spec, tmp_path, options, design)
 
 
 def test_a_study_runs_look_by_look_and_stops_seeding_decided_arms(tmp_path):

@@ -6,20 +6,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 from harness.cli.args import parse_list, resolve_device, seeds_from, unique
+from harness.cli.options import RunOptions
 from harness.cli.sequential import run_sequential
 from harness.errors import UsageError
 from harness.execution.dispatch import run_plan
 from harness.execution.local import Executor, available_cores, threads_per_run
 from harness.execution.progress import Display, make_display
-from harness.report.sequential import Design
 from harness.report.write import write_report
 from harness.run import checkpoint
 from harness.run.record import Status
 from harness.run.runner import CheckpointPolicy
+from harness.sequential import Design
 from harness.study.plan import check_writable, confirm, describe_plan, make_plan, remove_if_empty
 from harness.study.spec import StudySpec, default_study_name
 
@@ -63,10 +63,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             hp_set="tuned" if args.tuned_dir else args.hp_set,
             tuned_dir=args.tuned_dir,
         )
-        run = run_compare if design is None else partial(run_sequential, design=design, seed_offset=args.seed_offset)
-        return run(
-            study,
-            args.results,
+        options = RunOptions(
             jobs,
             threads,
             display,
@@ -80,6 +77,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             tensorboard=not args.no_tensorboard,
             reference=reference,
         )
+        if design is None:
+            return run_compare(study, args.results, options)
+        return run_sequential(study, args.results, options, design, args.seed_offset)
 
     if args.backend == "ray":
         return compare_on_ray(args, policy, display, start)
@@ -141,45 +141,40 @@ def compare_on_ray(args: argparse.Namespace, policy: CheckpointPolicy, display: 
         return start(device, jobs, threads, executor)
 
 
-def run_compare(
-    study: StudySpec,
-    results_root: Path,
-    jobs: int,
-    threads: int,
-    display: Display,
-    *,
-    dry_run: bool = False,
-    assume_yes: bool = False,
-    estimate: bool = True,
-    report: bool = True,
-    policy: CheckpointPolicy = CheckpointPolicy(),
-    executor: Executor | None = None,
-    matmul_backend: str = "auto",
-    tensorboard: bool = True,
-    reference: str | None = None,
-) -> int:
+def run_compare(study: StudySpec, results_root: Path, options: RunOptions) -> int:
     """The whole compare command; returns the exit code (0, or 1 if any run failed or diverged).
     ``tensorboard`` False: the runs write no event files."""
-    created = [] if dry_run else check_writable(results_root, study.name)
+    created = [] if options.dry_run else check_writable(results_root, study.name)
     try:
-        plan = make_plan(study, results_root, jobs, threads, estimate=estimate, matmul_backend=matmul_backend)
-        if not tensorboard:
+        plan = make_plan(
+            study,
+            results_root,
+            options.jobs,
+            options.threads,
+            estimate=options.estimate,
+            matmul_backend=options.matmul_backend,
+        )
+        if not options.tensorboard:
             plan.runs = [dataclasses.replace(r, tensorboard=False) for r in plan.runs]
-        for line in describe_plan(plan, results_root, jobs, threads):
-            display.line(line)
-        if dry_run:
+        for line in describe_plan(plan, results_root, options.jobs, options.threads):
+            options.display.line(line)
+        if options.dry_run:
             return 0
-        confirm(plan, jobs, assume_yes)
+        confirm(plan, options.jobs, options.assume_yes)
     except BaseException:
         remove_if_empty(created)  # a refused study leaves no empty folder behind
         raise
-    summaries = run_plan(plan, results_root, jobs, threads, display, policy, executor) if plan.to_run else []
+    summaries = (
+        run_plan(plan, results_root, options.jobs, options.threads, options.display, options.policy, options.executor)
+        if plan.to_run
+        else []
+    )
     failed = [s for s in summaries if s["status"] not in (Status.COMPLETE, Status.BUSY, Status.CANCELLED)]
-    if report:
-        path = write_report(Path(results_root) / study.name, reference=reference)
-        display.line(f"report: {path} and {path.with_suffix('.html')}")
+    if options.report:
+        path = write_report(Path(results_root) / study.name, reference=options.reference)
+        options.display.line(f"report: {path} and {path.with_suffix('.html')}")
     if failed:
-        display.line(
+        options.display.line(
             f"{len(failed)} run(s) did not complete: "
             + ", ".join(f"{s['key']} ({s['status']})" for s in failed)
             + " (see their meta.json)"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.report import sequential as seq
+from harness import sequential as seq
 
 
 def _number(x: float) -> str:

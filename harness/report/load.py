@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.config import HYPERPARAMS_DIR, env_name, reference
+from harness.config import HYPERPARAMS_DIR, env_name
 from harness.config import tuned as tuned_file
 from harness.config.seeds import EVAL_SEED
 from harness.errors import UsageError
 from harness.run import rundir
 from harness.run.record import RESULTS, RunRecord, Status
+from harness.run.results import Final, final_score
 
 #: Statuses whose runs are results of their arm and enter every statistic.
 RESULT_STATUSES = tuple(sorted(RESULTS))
@@ -111,11 +112,11 @@ def load_study(study_dir: Path) -> Study:
         if not ev.empty:
             optional = (*rundir.VALUE_COLUMNS, rundir.CPU_COLUMN)
             ev = ev[["step", "updates", "wall_s", "return_mean", *(c for c in optional if c in ev)]]
+            final = final_score(record.status, ev["step"].to_numpy(), ev["return_mean"].to_numpy(float), spec["env_id"])
             row["final_step"] = int(ev["step"].iloc[-1])
-            row["final_return"] = float(ev["return_mean"].iloc[-1])
-            row["score_from"] = "last evaluation"
+            row["final_return"], row["score_from"] = final.score, final.score_from
             if record.status == Status.DIVERGED:
-                ev = _held_after_divergence(ev, record, row)
+                ev = _held_after_divergence(ev, record, row, final)
             eval_frames.append(ev.assign(arm=row["arm"], env=row["env"], seed=row["seed"], status=row["status"]))
         run_rows.append(row)
     runs = pd.DataFrame(run_rows)
@@ -148,22 +149,15 @@ def _has_spec(spec: dict) -> bool:
     return all(k in spec for k in ("arm", "env_id", "seed", "budget", "hyperparameters", "hp_sources"))
 
 
-def _held_after_divergence(ev: pd.DataFrame, record: RunRecord, row: dict) -> pd.DataFrame:
-    """A diverged run's evaluations up to its last finite one, then that score held at every later
-    step of the budget's schedule (wall_s NaN: no time was spent there). Sets the run's score."""
+def _held_after_divergence(ev: pd.DataFrame, record: RunRecord, row: dict, final: Final) -> pd.DataFrame:
+    """A diverged run's evaluations up to its last finite one, then its score (``final``: that evaluation's,
+    or the floor) held at every later step of the budget's schedule (wall_s NaN: no time was spent there)."""
     finite = ev[np.isfinite(ev["return_mean"])]
-    if finite.empty:
-        floor = reference.lookup(record.spec["env_id"]).random
-        row["final_return"] = float(floor) if floor is not None else float("nan")
-        row["score_from"] = "the env's random-policy score (no finite evaluation)"
-    else:
-        row["final_return"] = float(finite["return_mean"].iloc[-1])
-        row["score_from"] = f"last finite evaluation (step {int(finite['step'].iloc[-1]):,})"
     budget = record.spec["budget"]
     schedule = [*range(0, budget["total_steps"], budget["eval_freq"]), budget["total_steps"]]
-    last = int(finite["step"].iloc[-1]) if not finite.empty else -1
+    last = final.step if final.step is not None else -1
     held = pd.DataFrame({"step": [s for s in schedule if s > last], "updates": np.nan, "wall_s": np.nan})
-    held["return_mean"] = row["final_return"]
+    held["return_mean"] = final.score
     row["final_step"] = budget["total_steps"]
     return pd.concat([finite, held], ignore_index=True)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import sequential as seq
 from harness.agents import get_arm
 from harness.config.schema import has_learning_starts
 from harness.errors import UsageError
@@ -206,50 +207,43 @@ def confirm(plan: Plan, jobs: int, assume_yes: bool, repeats: int = 1) -> None:
 
 @dataclass(frozen=True)
 class SequentialPlan:
-    """What the plan of one look of a sequential study shows (the design itself is harness.report.sequential's)."""
+    """One look of a sequential study as its plan shows it: the design, the look, the arms that get seeds."""
 
+    design: seq.Design
     look: int
-    looks: int
-    per_look: int
-    alpha: float
-    compare: str
-    comparisons: tuple[str, ...]
-    arms: tuple[str, ...]  # every arm of the design
     running: tuple[str, ...]  # the arms that get seeds at this look
     envs: int
-    margin: float | None
-    permutations: int
-    seed: int
 
 
 def describe_sequential(sp: SequentialPlan, plan: Plan, jobs: int) -> list[str]:
     """The design, this look, and the cost at best (everything decided at the first look) and at worst
     (every arm at every look), in runs and, with an estimate, in wall-clock."""
-    runs_per_look = len(sp.arms) * sp.envs * sp.per_look
-    versus = "every pair" if sp.compare == "all" else f"{sp.arms[0]} against each other arm"
+    d = sp.design
+    runs_per_look = len(d.arms) * sp.envs * d.per_look
+    versus = "every pair" if d.compare == "all" else f"{d.arms[0]} against each other arm"
     lines = [
-        f"  sequential design: {sp.per_look} seeds per arm per look, at most {sp.looks} looks "
-        f"({sp.per_look * sp.looks} seeds per arm); {len(sp.comparisons)} comparison(s), {versus}: "
-        f"{', '.join(sp.comparisons)}",
-        f"    family-wise error rate at most {sp.alpha:g} over all comparisons (alpha spent linearly, "
-        f"{sp.alpha / sp.looks:g} per look; {sp.permutations:,} relabellings per look, seed {sp.seed}); "
+        f"  sequential design: {d.per_look} seeds per arm per look, at most {d.looks} looks "
+        f"({d.per_look * d.looks} seeds per arm); {len(d.comparisons)} comparison(s), {versus}: "
+        f"{', '.join(d.comparisons)}",
+        f"    family-wise error rate at most {d.alpha:g} over all comparisons (alpha spent linearly, "
+        f"{d.alpha / d.looks:g} per look; {d.permutations:,} relabellings per look, seed {d.seed}); "
         + (
-            f"equivalence claimed only inside ±{sp.margin:g} (normalized score, TOST)"
-            if sp.margin is not None
+            f"equivalence claimed only inside ±{d.equivalence_margin:g} (normalized score, TOST)"
+            if d.equivalence_margin is not None
             else "no equivalence margin: undecided comparisons end as 'not distinguished'"
         ),
         f"    cost: at best {runs_per_look} runs (everything decided at the first look), at worst "
-        f"{runs_per_look * sp.looks} runs (every arm at every look, the same as a fixed "
-        f"{sp.per_look * sp.looks}-seed study)",
+        f"{runs_per_look * d.looks} runs (every arm at every look, the same as a fixed "
+        f"{d.per_look * d.looks}-seed study)",
     ]
-    waiting = [a for a in sp.arms if a not in sp.running]
+    waiting = [a for a in d.arms if a not in sp.running]
     lines.append(
-        f"  look {sp.look} of {sp.looks}: seeds {plan.study.seeds[0]}-{plan.study.seeds[-1]} for "
+        f"  look {sp.look} of {d.looks}: seeds {plan.study.seeds[0]}-{plan.study.seeds[-1]} for "
         f"{', '.join(sp.running)}" + (f" ({', '.join(waiting)}: decided, no more seeds)" if waiting else "")
     )
     if plan.estimate_s:
         look_s = calibrate.makespan(list(plan.estimate_s.values()), jobs)
-        left = sp.looks - sp.look + 1
+        left = d.looks - sp.look + 1
         lines.append(
             f"  estimate: about {fmt_duration(look_s)} per look with these arms: from here at best "
             f"{fmt_duration(look_s)} (everything decided at this look), at worst {fmt_duration(look_s * left)} "
