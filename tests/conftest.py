@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Choices kept per machine (harness.run.machine) go to a folder of this session, not the user's cache.
+os.environ["TD3_HARNESS_CACHE"] = tempfile.mkdtemp(prefix="td3-harness-cache-")
 
 TESTS = Path(__file__).resolve().parent
 

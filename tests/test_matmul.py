@@ -119,3 +119,32 @@ def test_a_run_is_not_resumed_on_another_backend(tmp_path, tiny_hp_file):
     )
     summary = execute(dataclasses.replace(spec, matmul_backend="onednn"), tmp_path)
     assert summary["status"] == "failed" and "a run keeps one backend" in summary["error"]
+
+
+def test_the_machines_first_choice_is_kept_whatever_a_later_probe_would_say(monkeypatch, tmp_path):
+    monkeypatch.setenv("TD3_HARNESS_CACHE", str(tmp_path))
+    if "onednn" not in matmul.available():
+        pytest.skip("oneDNN is not in this torch build")
+    answers = iter([(50.0, 100.0), (50.0, 51.0)])  # a loaded probe, then a quiet one: they would disagree
+
+    def noisy(shapes, threads):
+        default, onednn = next(answers)
+        return matmul.decide({"default": default, "onednn": onednn}, {"default": 1e-7, "onednn": 1e-7})
+
+    monkeypatch.setattr(matmul, "probe", noisy)
+    first = matmul.choose("auto", [], SHAPES, 1, "cpu")
+    second = matmul.choose("auto", [], SHAPES, 1, "cpu")
+    assert first.backend == second.backend == "onednn"
+    assert second.reason.startswith("kept from this machine's probe of ") and "2.00x" in second.reason
+    assert json.loads((tmp_path / "machine.json").read_text())  # where it is kept
+    monkeypatch.setenv("TD3_HARNESS_CACHE", str(tmp_path / "elsewhere"))  # another machine probes again
+    assert matmul.choose("auto", [], SHAPES, 1, "cpu").backend == "default"
+
+
+def test_a_gain_must_hold_in_every_round_of_the_probe(monkeypatch):
+    if "onednn" not in matmul.available():
+        pytest.skip("oneDNN is not in this torch build")
+    rounds = iter([100.0, 150.0, 100.0, 101.0])  # default, onednn; default, onednn: 1.5x once, 1.01x then
+    monkeypatch.setattr(matmul, "_measure", lambda backend, shapes, seconds, seed: (next(rounds), 1e-7))
+    choice = matmul.probe(SHAPES, threads=1, seconds=0.01, fresh=True)
+    assert choice.backend == "default" and "not 1.05x faster" in choice.reason

@@ -12,8 +12,8 @@ import pytest
 from sequential_sim import CASES, FIXTURE, standard_error
 
 from harness import sequential as seq
-from harness.sequential import test as seq_test
 from harness.errors import UsageError
+from harness.sequential import test as seq_test
 
 
 def committed() -> dict:
@@ -58,7 +58,9 @@ def plain_test(scores, design):
             for past in range(1, look + 1):
                 means = {}
                 for group in _plain_components(pairs, chosen):
-                    weights = seq_test._relabellings(design, past, group, design.seed).reshape(len(group) * n, len(group), m)
+                    weights = seq_test._relabellings(design, past, group, design.seed).reshape(
+                        len(group) * n, len(group), m
+                    )
                     pooled = np.concatenate([scores[a, past - 1] for a in group])
                     for t, a in enumerate(group):
                         means[a] = pooled @ weights[:, t, :]

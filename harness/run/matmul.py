@@ -10,7 +10,9 @@ decimal digits. So the backend is never assumed: ``probe`` times the study's own
 only where it is faster and as accurate as fp32 (relative error within ``TOLERANCE``).
 
 A study runs every arm on one backend (``choose``): it is recorded in each run's meta.json and
-in the report, and a study whose runs already used one keeps it.
+in the report, and a study whose runs already used one keeps it. A machine's first probe is kept for
+it (harness.run.machine), so studies on the same machine and torch build choose the same backend
+whatever load the later probes would have seen; a gain must hold in every round of the probe.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import torch
 
 from harness.errors import UsageError
+from harness.run import machine
 
 BACKENDS = ("default", "onednn")
 #: What each backend sets torch.backends.mkldnn.matmul.fp32_precision to.
@@ -176,6 +179,10 @@ def _probe(shapes: tuple[Shape, ...], threads: int, seconds: float, seed: int) -
         apply(backend_before)
         torch.set_num_threads(before)
     best = {b: max(r) for b, r in rates.items()}
+    if "onednn" in rates:  # a gain must hold in every round, not in the best of a noisy pair
+        worst = min(o / d for o, d in zip(rates["onednn"], rates["default"], strict=True))
+        if worst < MIN_GAIN <= best["onednn"] / best["default"]:
+            best["onednn"] = worst * best["default"]
     return decide(best, errors)
 
 
@@ -232,4 +239,10 @@ def choose(requested: str, kept: Iterable[str], shapes: Sequence[Shape], threads
         return Choice(requested, "requested (--matmul-backend)")
     if not shapes:
         return Choice("default", "no torch arm in the study")
-    return probe(shapes, threads)
+    measured, when = machine.kept("matmul", [threads, sorted(shapes)], lambda: probe(shapes, threads).record())
+    choice = Choice(measured["backend"], measured["reason"], measured["rates"], measured["errors"])
+    if when is None:
+        return choice
+    return Choice(
+        choice.backend, f"kept from this machine's probe of {when[:10]} ({choice.reason})", choice.rates, choice.errors
+    )

@@ -146,6 +146,13 @@ def _execute_locked(
         recorded = None  # another spec's files: the run starts over
     if recorded is not None and recorded.is_final:  # finished by another process meanwhile
         return {"key": spec.key, "status": recorded.status, "skipped": True}
+    if recorded is not None and checkpoint.latest(run_dir) and recorded.matmul_backend != spec.matmul_backend:
+        error = (
+            f"resumed on matmul backend {spec.matmul_backend}, but its first part ran on "
+            f"{recorded.matmul_backend}; a run keeps one backend (the study's)"
+        )
+        report({"key": spec.key, "event": "failed", "error": error})
+        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     newest = checkpoint.newest_loadable(run_dir) if recorded is not None else checkpoint.Newest(None, None)
     for skipped in newest.skipped:  # a checkpoint cut short or corrupted: the next older one is used
         report({"key": spec.key, "event": "note", "text": f"checkpoint skipped, it does not load: {skipped}"})
@@ -156,13 +163,6 @@ def _execute_locked(
         if newest.skipped:
             meta.extra["restarted"] = {"because": "no checkpoint loads", "skipped": list(newest.skipped)}
         rundir.write_config(run_dir, as_plain(spec.config))
-    elif recorded.matmul_backend != spec.matmul_backend:
-        error = (
-            f"resumed on matmul backend {spec.matmul_backend}, but its first part ran on "
-            f"{recorded.matmul_backend}; a run keeps one backend (the study's)"
-        )
-        report({"key": spec.key, "event": "failed", "error": error})
-        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     else:
         meta = recorded
         resume = {"from_step": latest[0], "at": _now(), "threads": threads}
