@@ -11,7 +11,9 @@ the plan; the runner asks ``Capabilities`` what an agent offers, never which arm
 - ``diagnose``: the cause of a divergence (else only a FloatingPointError from ``learn`` counts).
 
 An agent whose restored state does not continue bit for bit (SB3's: it saves no env state) says so
-with a class attribute ``resumes_exactly = False``; check-agent then checks that it continues.
+with a class attribute ``resumes_exactly = False``; check-agent then checks that it continues. An
+agent whose deterministic policy never changes as it trains (the random floor) says so with
+``learns = False``: it is evaluated once, and that evaluation is recorded at every step of the schedule.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Capabilities:
     checkpoints: bool = True  # state_dict and load_state_dict
     at_episode_boundary: bool = True
     diagnose: bool = True
+    learns: bool = True  # False: the deterministic policy never changes (evaluated once)
 
     @classmethod
     def of(cls, agent_cls: type) -> Capabilities:
@@ -118,6 +121,7 @@ class Capabilities:
             checkpoints=_offers(agent_cls, "state_dict") and _offers(agent_cls, "load_state_dict"),
             at_episode_boundary=_offers(agent_cls, "at_episode_boundary"),
             diagnose=_offers(agent_cls, "diagnose"),
+            learns=bool(getattr(agent_cls, "learns", True)),
         )
 
     def lacking(self) -> list[str]:
@@ -132,7 +136,8 @@ class Capabilities:
 
     def describe(self) -> str:
         lacking = self.lacking()
-        return "all optional capabilities" if not lacking else "lacks " + "; ".join(lacking)
+        text = "all optional capabilities" if not lacking else "lacks " + "; ".join(lacking)
+        return text + ("; does not learn (learns = False): evaluated once" if not self.learns else "")
 
     # What the runner asks of an agent, whatever its arm.
     def updates(self, agent: Any) -> int | None:

@@ -32,6 +32,8 @@ class RandomConfig:
 class RandomAgent:
     num_timesteps: int
     num_updates: int
+    #: Its deterministic policy is fixed by its seed: every evaluation would return the same, so it is run once.
+    learns = False
 
     def __init__(self, env: gym.Env, seed: int):
         self.env, self.seed = env, seed

@@ -62,6 +62,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             hp_overrides=overrides,
             hp_set="tuned" if args.tuned_dir else args.hp_set,
             tuned_dir=args.tuned_dir,
+            value_episodes=args.value_episodes,
         )
         options = RunOptions(
             jobs,

@@ -139,6 +139,13 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     c.add_argument("--steps", type=positive_int, help="env steps per run, overriding the budget's size")
     c.add_argument("--eval-freq", type=positive_int, help="evaluate every N env steps (default: budget's schedule)")
     c.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (default: budget's)")
+    c.add_argument(
+        "--value-episodes",
+        type=non_negative_int,
+        default=3,
+        help="episodes of each evaluation on which an arm with a critic has its value estimate measured (they "
+        "run past the time limit; scores are unchanged); 0: no value measure (default 3)",
+    )
     c.add_argument("--jobs", type=positive_int, help="runs in parallel (default: the number of cores)")
     c.add_argument(
         "--study",

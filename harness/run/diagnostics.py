@@ -24,7 +24,8 @@ EPISODE_WINDOW = 100
 
 class RunDiagnostics:
     """The TensorBoard logger of a run (None with ``spec.tensorboard`` off) and its value probe (None
-    for an arm without ``q_value`` or a config without ``gamma``).
+    for an arm without ``q_value``, a config without ``gamma``, or ``spec.value_episodes`` 0), which
+    records the first ``spec.value_episodes`` episodes of each evaluation.
 
     ``env`` is the training env (SB3's Monitor); ``resumed_at`` the env step a resumed run continues
     from (TensorBoard drops an earlier session's records from there on)."""
@@ -32,7 +33,9 @@ class RunDiagnostics:
     def __init__(self, spec: RunSpec, run_dir: Path, agent: Any, env: gym.Env, resumed_at: int | None = None):
         gamma = getattr(spec.config, "gamma", None)
         q_value = getattr(agent, "q_value", None)
-        self.gamma: float | None = float(gamma) if q_value is not None and gamma is not None else None
+        measured = q_value is not None and gamma is not None and spec.value_episodes > 0
+        self.gamma: float | None = float(gamma) if measured else None
+        self.value_episodes = spec.value_episodes
         self.agent = agent
         #: Steps the evaluation episodes run past the time limit (harness.run.values); 0 without a probe.
         self.extend_by = (horizon_extension(self.gamma) or 0) if self.gamma is not None else 0
@@ -57,7 +60,7 @@ class RunDiagnostics:
         if self.gamma is None:
             return (*evaluator.evaluate(policy), None)
         trajectories: list[Trajectory] = []
-        returns, lengths = evaluator.evaluate(policy, trajectories)
+        returns, lengths = evaluator.evaluate(policy, trajectories, recorded=self.value_episodes)
         bias = value_bias(trajectories, self.agent.q_value, self.gamma, evaluator.horizon)
         return returns, lengths, bias
 

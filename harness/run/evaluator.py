@@ -118,11 +118,14 @@ class Evaluator:
         if extend_by > 0 and self.horizon is not None:
             self.long_env = make_env(env_id, max_episode_steps=self.horizon + extend_by)
 
-    def evaluate(self, policy: Policy, trajectories: list[Trajectory] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(
+        self, policy: Policy, trajectories: list[Trajectory] | None = None, recorded: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (episode returns (K,), episode lengths (K,)) of ``policy`` on the fixed episodes.
 
-        With ``trajectories`` (a list), each episode is recorded into it, run on the extended env when
-        there is one; the returns and lengths are still those of the episodes up to the time limit."""
+        With ``trajectories`` (a list), each episode (the first ``recorded`` of them, when given) is
+        recorded into it, run on the extended env when there is one; the returns and lengths are still
+        those of the episodes up to the time limit, so recording changes no score."""
         returns, lengths = np.zeros(len(self.seeds), dtype=np.float64), np.zeros(len(self.seeds), dtype=np.int64)
         act = checked(policy, self.env.action_space)
         where = {"episode": 0}
@@ -134,7 +137,7 @@ class Evaluator:
             for i, seed in enumerate(self.seeds):
                 where["episode"] = i
                 try:
-                    if trajectories is None:
+                    if trajectories is None or (recorded is not None and i >= recorded):
                         returns[i], lengths[i] = rollout(self.env, act, seed, max_steps=self.max_steps)
                         self.steps_run += int(lengths[i])
                         continue

@@ -66,6 +66,9 @@ class RunSpec:
     #: With HP=tuned: how the seeds and evaluation episodes the tuned values were selected on overlap
     #: this run's (None: apart, or no tuned values); recorded and reported, not part of the identity.
     tuning_overlap: str | None = field(default=None, compare=False)
+    #: Episodes of each evaluation the value measure records (run past the time limit, harness.run.values);
+    #: 0 turns it off. It changes no score, so it is not part of the identity.
+    value_episodes: int = field(default=3, compare=False)
 
     @property
     def key(self) -> str:

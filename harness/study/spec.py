@@ -37,6 +37,7 @@ class StudySpec:
     hp_overrides: Mapping[str, Any] = field(default_factory=dict)
     hp_set: str = "default"  # "tuned": apply <tuned_dir>/<arm>/<env>.yml
     tuned_dir: Path | None = None  # None: hyperparams/tuned
+    value_episodes: int = 3  # episodes of each evaluation the value measure records (0: off)
 
     def expand(self, hp_dir: Path = HYPERPARAMS_DIR) -> list[RunSpec]:
         """All runs, env-major then arm then seed; every arm on an env gets the same Budget.
@@ -96,6 +97,7 @@ class StudySpec:
                             self.device,
                             agent_code=code[arm],
                             tuning_overlap=overlap,
+                            value_episodes=self.value_episodes,
                         )
                     )
         return runs
