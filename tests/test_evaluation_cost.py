@@ -16,7 +16,9 @@ from harness.run.spec import Budget, RunSpec
 def _spec(arm, steps=1000, eval_freq=200, episodes=4, **config):
     base = get_arm(arm).config_cls()
     config = dataclasses.replace(base, **config)
-    return RunSpec("e", arm, "Pendulum-v1", 0, Budget("full", steps, steps, eval_freq, episodes), config, ("t",), 0, "cpu")
+    return RunSpec(
+        "e", arm, "Pendulum-v1", 0, Budget("full", steps, steps, eval_freq, episodes), config, ("t",), 0, "cpu"
+    )
 
 
 def test_an_agent_that_does_not_learn_is_evaluated_once_with_the_same_results(tmp_path, monkeypatch):
@@ -35,7 +37,7 @@ def test_an_agent_that_does_not_learn_is_evaluated_once_with_the_same_results(tm
     returns = evals.filter(regex=r"^return_\d").to_numpy()
     assert (returns == returns[0]).all()
     # ... and they are what evaluating the agent at any step gives.
-    env, agent = runner.start_agent(get_arm("random"), "Pendulum-v1", get_arm("random").config_cls(), 0, "cpu")
+    _env, agent = runner.start_agent(get_arm("random"), "Pendulum-v1", get_arm("random").config_cls(), 0, "cpu")
     agent.learn(1000, lambda step: True)
     evaluator = Evaluator("Pendulum-v1", 4, _spec("random").eval_seed)
     again, _ = original(evaluator, lambda obs: agent.predict(obs, deterministic=True))

@@ -8,7 +8,9 @@ the plan; the runner asks ``Capabilities`` what an agent offers, never which arm
 - ``num_updates``: gradient updates so far (evals.csv and the report show them; else blank),
 - ``state_dict``/``load_state_dict``: checkpoints, so a crashed run resumes (else it restarts from zero),
 - ``at_episode_boundary``: when a checkpoint resumes exactly (else any step is taken as one),
-- ``diagnose``: the cause of a divergence (else only a FloatingPointError from ``learn`` counts).
+- ``diagnose``: the cause of a divergence (else only a FloatingPointError from ``learn`` counts),
+- ``set_precision(precision)``: run its gradient updates at ``"fp32"`` or ``"bf16"`` (harness.agents.precision:
+  bf16 matrix products under autocast, fp32 weights, optimizer state and losses; acting stays fp32).
 
 An agent whose restored state does not continue bit for bit (SB3's: it saves no env state) says so
 with a class attribute ``resumes_exactly = False``; check-agent then checks that it continues. An
@@ -39,6 +41,7 @@ OPTIONAL = {
     "state_dict": "not checkpointed: a crashed run restarts from zero",
     "at_episode_boundary": "checkpoints are taken at any step",
     "diagnose": "divergence is seen only when learn() raises FloatingPointError",
+    "set_precision": "its updates run in fp32 only (it cannot join a PRECISION=bf16 study)",
 }
 
 
@@ -113,6 +116,7 @@ class Capabilities:
     at_episode_boundary: bool = True
     diagnose: bool = True
     learns: bool = True  # False: the deterministic policy never changes (evaluated once)
+    precision: bool = True  # set_precision: its updates can run in bf16
 
     @classmethod
     def of(cls, agent_cls: type) -> Capabilities:
@@ -122,6 +126,7 @@ class Capabilities:
             at_episode_boundary=_offers(agent_cls, "at_episode_boundary"),
             diagnose=_offers(agent_cls, "diagnose"),
             learns=bool(getattr(agent_cls, "learns", True)),
+            precision=_offers(agent_cls, "set_precision"),
         )
 
     def lacking(self) -> list[str]:
@@ -131,6 +136,7 @@ class Capabilities:
             "state_dict": self.checkpoints,
             "at_episode_boundary": self.at_episode_boundary,
             "diagnose": self.diagnose,
+            "set_precision": self.precision,
         }
         return [f"{name} ({OPTIONAL[name]})" for name, offered in flags.items() if not offered]
 

@@ -74,6 +74,9 @@ class RandomAgent:
         )
         return path
 
+    def set_precision(self, precision: str) -> None:
+        """Any precision: it makes no gradient updates."""
+
     @property
     def at_episode_boundary(self) -> bool:
         return self._obs is None

@@ -37,6 +37,7 @@ from custom_td3 import TD3Config as OurTD3Config
 from custom_td3.networks import ACTIVATION_CLASSES
 from custom_td3.serialization import safe_load
 from harness.agents.base import StepCallback
+from harness.agents.precision import autocast
 from harness.config import yamlio
 from harness.config.schema import build_config, fields_of, hp
 
@@ -285,6 +286,10 @@ class _Forward(KVWriter):
         pass
 
 
+#: What the adapter sets on an SB3 model that its saves must leave out: the update at a precision.
+SAVE_EXCLUDE = ["train"]
+
+
 class SB3Agent:
     """Adapter from an SB3 algorithm to the harness's Agent contract."""
 
@@ -296,6 +301,7 @@ class SB3Agent:
     def __init__(self, model: BaseAlgorithm):
         self.model = model
         self._logger: Any = None
+        self.precision = "fp32"
         # Minibatches for the logged mean Q: drawn from their own generator, so logging leaves
         # the global RNG SB3 samples from (and so training) untouched.
         self._log_rng = np.random.default_rng(0)
@@ -376,9 +382,25 @@ class SB3Agent:
         action, _ = self.model.predict(obs, deterministic=deterministic)
         return action
 
+    def set_precision(self, precision: str) -> None:
+        """Run SB3's gradient updates (its ``train``) at ``precision`` (harness.run.precision: bf16 matrix
+        products, fp32 weights and optimizer state); acting stays fp32."""
+        self.precision = precision
+        model: Any = self.model
+        model.__dict__.pop("train", None)
+        if precision == "fp32":
+            return
+        train = type(model).train.__get__(model)
+
+        def train_at(*args: Any, **kwargs: Any) -> Any:
+            with autocast(precision, model.device):
+                return train(*args, **kwargs)
+
+        model.train = train_at  # an instance attribute, left out of every save (SAVE_EXCLUDE)
+
     def save(self, path: Path) -> Path:
         path = Path(path).with_suffix(".zip")
-        self.model.save(path)
+        self.model.save(path, exclude=SAVE_EXCLUDE)
         return path
 
     def load_policy_weights(self, path: Path) -> None:
@@ -412,7 +434,7 @@ class SB3Agent:
         """The model (networks, optimizers, counters, noise), its replay buffer, and the global RNG
         states SB3 draws from. Resuming restarts the current episode (SB3 does not save env state)."""
         model, buffer = io.BytesIO(), io.BytesIO()
-        self.model.save(model)
+        self.model.save(model, exclude=SAVE_EXCLUDE)
         if isinstance(self.model, OffPolicyAlgorithm):
             self.model.save_replay_buffer(buffer)
         return {
@@ -428,6 +450,7 @@ class SB3Agent:
             self.model.load_replay_buffer(io.BytesIO(state["replay_buffer"]))
         if self._logger is not None:
             self.set_logger(self._logger)
+        self.set_precision(self.precision)
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])

@@ -75,6 +75,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             policy=policy,
             executor=executor,
             matmul_backend=args.matmul_backend,
+            precision=args.precision,
             tensorboard=not args.no_tensorboard,
             reference=reference,
         )
@@ -154,6 +155,7 @@ def run_compare(study: StudySpec, results_root: Path, options: RunOptions) -> in
             options.threads,
             estimate=options.estimate,
             matmul_backend=options.matmul_backend,
+            precision=options.precision,
         )
         if not options.tensorboard:
             plan.runs = [dataclasses.replace(r, tensorboard=False) for r in plan.runs]

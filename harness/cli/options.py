@@ -23,5 +23,6 @@ class RunOptions:
     policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     executor: Executor | None = None  # None: the local process pool
     matmul_backend: str = "auto"
+    precision: str = "fp32"  # of the gradient updates (harness.agents.precision)
     tensorboard: bool = True  # False: runs write no event files
     reference: str | None = None  # the report's reference arm

@@ -140,6 +140,13 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     c.add_argument("--eval-freq", type=positive_int, help="evaluate every N env steps (default: budget's schedule)")
     c.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (default: budget's)")
     c.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="arithmetic of every arm's gradient updates: fp32, or bf16 matrix products with fp32 weights, optimizer "
+        "state and losses (acting and evaluation stay fp32); one per study (default fp32)",
+    )
+    c.add_argument(
         "--value-episodes",
         type=non_negative_int,
         default=3,

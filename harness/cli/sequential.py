@@ -33,6 +33,7 @@ def run_sequential(
                 options.threads,
                 estimate=options.estimate,
                 matmul_backend=backend,
+                precision=options.precision,
             )
             if not options.tensorboard:
                 plan.runs = [dataclasses.replace(r, tensorboard=False) for r in plan.runs]

@@ -89,6 +89,7 @@ def load_study(study_dir: Path) -> Study:
             "hyperparameters": json.dumps(spec["hyperparameters"], sort_keys=True),
             "commit": record.git.get("commit"),
             "matmul_backend": record.matmul_backend,
+            "precision": record.precision,
             "versions": json.dumps(record.versions),
             "dir": str(run_dir),
         }

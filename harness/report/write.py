@@ -362,6 +362,12 @@ def _provenance(study: Study) -> list[str]:
         + ", ".join(f"{b} ({n} runs)" for b, n in backends.items())
         + ("" if len(backends) == 1 else " (**mixed: arms were not all computed alike**)")
     )
+    precisions = r.groupby("precision")["arm"].count()
+    md.append(
+        "- precision of the gradient updates: "
+        + ", ".join(f"{p} ({n} runs)" for p, n in precisions.items())
+        + ("" if len(precisions) == 1 else " (**mixed: arms were not all computed alike**)")
+    )
     for versions in sorted(set(r["versions"])):
         md.append("- versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(versions).items()))
     for env in sorted(r["env"].unique()):

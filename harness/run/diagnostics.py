@@ -33,8 +33,8 @@ class RunDiagnostics:
     def __init__(self, spec: RunSpec, run_dir: Path, agent: Any, env: gym.Env, resumed_at: int | None = None):
         gamma = getattr(spec.config, "gamma", None)
         q_value = getattr(agent, "q_value", None)
-        measured = q_value is not None and gamma is not None and spec.value_episodes > 0
-        self.gamma: float | None = float(gamma) if measured else None
+        measured = q_value is not None and spec.value_episodes > 0
+        self.gamma: float | None = float(gamma) if measured and gamma is not None else None
         self.value_episodes = spec.value_episodes
         self.agent = agent
         #: Steps the evaluation episodes run past the time limit (harness.run.values); 0 without a probe.

@@ -93,6 +93,7 @@ class RunRecord:
     host: dict[str, Any] = field(default_factory=dict)
     threads: int | None = None
     matmul_backend: str = "default"  # recorded since the backend is chosen; earlier runs used the default
+    precision: str = "fp32"  # of the gradient updates; runs recorded before it was chosen ran fp32
     timings: Timings = field(default_factory=Timings)
     result: Result | None = None
     error: str | None = None
@@ -122,6 +123,7 @@ class RunRecord:
             "host": self.host,
             "threads": self.threads,
             "matmul_backend": self.matmul_backend,
+            "precision": self.precision,
             "timings": self.timings.to_dict(),
         }
         if self.result is not None:
@@ -155,6 +157,7 @@ class RunRecord:
             host=data.get("host") or {},
             threads=data.get("threads"),
             matmul_backend=str(data.get("matmul_backend", "default")),
+            precision=str(data.get("precision", "fp32")),
             timings=Timings.from_dict(data.get("timings")),
             result=Result.from_dict(data.get("result")),
             error=data.get("error"),

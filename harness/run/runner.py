@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import torch
@@ -86,6 +86,12 @@ def recorded_backend(spec: RunSpec, results_root: Path) -> str:
     return recorded.matmul_backend if recorded is not None else "default"
 
 
+def recorded_precision(spec: RunSpec, results_root: Path) -> str:
+    """The precision of the run already at ``spec``'s directory (fp32 when none is recorded)."""
+    recorded = rundir.read_record(spec.run_dir(results_root))
+    return recorded.precision if recorded is not None else "fp32"
+
+
 def supersede(spec: RunSpec, results_root: Path) -> Path:
     """Move an existing run of a different spec to ``<study>/superseded/<arm>/<env>_<seed>.<hash>``."""
     run_dir = spec.run_dir(results_root)
@@ -146,13 +152,17 @@ def _execute_locked(
         recorded = None  # another spec's files: the run starts over
     if recorded is not None and recorded.is_final:  # finished by another process meanwhile
         return {"key": spec.key, "status": recorded.status, "skipped": True}
-    if recorded is not None and checkpoint.latest(run_dir) and recorded.matmul_backend != spec.matmul_backend:
-        error = (
-            f"resumed on matmul backend {spec.matmul_backend}, but its first part ran on "
-            f"{recorded.matmul_backend}; a run keeps one backend (the study's)"
-        )
-        report({"key": spec.key, "event": "failed", "error": error})
-        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
+    if recorded is not None and checkpoint.latest(run_dir):
+        for what, was, now in (
+            ("matmul backend", recorded.matmul_backend, spec.matmul_backend),
+            ("precision", recorded.precision, spec.precision),
+        ):
+            if was != now:
+                error = (
+                    f"resumed at {what} {now}, but its first part ran at {was}; a run keeps one {what} (the study's)"
+                )
+                report({"key": spec.key, "event": "failed", "error": error})
+                return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     newest = checkpoint.newest_loadable(run_dir) if recorded is not None else checkpoint.Newest(None, None)
     for skipped in newest.skipped:  # a checkpoint cut short or corrupted: the next older one is used
         report({"key": spec.key, "event": "note", "text": f"checkpoint skipped, it does not load: {skipped}"})
@@ -253,6 +263,7 @@ def _new_record(spec: RunSpec, threads: int) -> record.RunRecord:
         host=provenance.host_info(),
         threads=threads,
         matmul_backend=spec.matmul_backend,
+        precision=spec.precision,
         timings=record.Timings(started=_now()),
         tuning_overlap=spec.tuning_overlap,
     )
@@ -335,6 +346,7 @@ def _train(
     arm = get_arm(spec.arm)
     caps = arm.capabilities  # what the agent offers beyond the required contract
     env, agent = start_agent(arm, spec.env_id, spec.config, spec.seed, spec.device, run_dir, saved is not None)
+    set_precision(arm, agent, spec.precision)
     if saved:
         caps.checkpointable(agent).load_state_dict(saved["agent"])
     diagnostics = RunDiagnostics(spec, run_dir, agent, env, resumed_at=runner_state.get("step") if saved else None)
@@ -523,6 +535,15 @@ def _saved(path: Any, run_dir: Path) -> Path:
             f"save() returned {path}, but {'that file is empty' if path.is_file() else 'no such file exists'}"
         )
     return path
+
+
+def set_precision(arm: Arm, agent: Agent, precision: str) -> None:
+    """Run ``agent``'s updates at ``precision``; AgentError for an agent that cannot (no set_precision)."""
+    if precision == "fp32" and not arm.capabilities.precision:
+        return
+    if not arm.capabilities.precision:
+        raise AgentError(f"{arm.name} offers no set_precision: its updates cannot run at {precision}")
+    cast(Any, agent).set_precision(precision)
 
 
 def start_agent(

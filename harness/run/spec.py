@@ -69,6 +69,9 @@ class RunSpec:
     #: Episodes of each evaluation the value measure records (run past the time limit, harness.run.values);
     #: 0 turns it off. It changes no score, so it is not part of the identity.
     value_episodes: int = field(default=3, compare=False)
+    #: The arithmetic of the gradient updates (harness.agents.precision): one per study, recorded, not part
+    #: of the identity (like the matmul backend: a study never mixes them).
+    precision: str = field(default="fp32", compare=False)
 
     @property
     def key(self) -> str:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 
@@ -50,7 +51,10 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
         config = dataclasses.replace(config, learning_starts=RANDOM_STEPS)
     t_setup = time.perf_counter()
     env = make_env(spec.env_id)
-    agent = get_arm(spec.arm).build(env, config, spec.seed, spec.device)
+    arm = get_arm(spec.arm)
+    agent = arm.build(env, config, spec.seed, spec.device)
+    if arm.capabilities.precision:
+        cast(Any, agent).set_precision(spec.precision)  # the estimate follows the study's precision
     setup = time.perf_counter() - t_setup
     marks: dict[str, tuple[float, int]] = {}
 

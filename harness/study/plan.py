@@ -20,6 +20,7 @@ from harness.config.schema import has_learning_starts
 from harness.errors import UsageError
 from harness.fmt import fmt_duration
 from harness.run import matmul, rundir, runner
+from harness.run import precision as precision_mod
 from harness.run.envs import make_env
 from harness.run.spec import RunSpec
 from harness.study import calibrate
@@ -38,6 +39,8 @@ class Plan:
     estimate_s: dict[str, float] = field(default_factory=dict)  # run key -> seconds
     rates: dict[tuple[str, str], calibrate.Rates] = field(default_factory=dict)
     matmul: matmul.Choice = field(default_factory=lambda: matmul.Choice("default", "not chosen"))
+    precision: str = "fp32"
+    precision_probe: precision_mod.Probe | None = None  # bf16 against fp32 here (None: no torch arm)
 
     @property
     def to_run(self) -> list[RunSpec]:
@@ -45,15 +48,34 @@ class Plan:
 
 
 def make_plan(
-    study: StudySpec, results_root: Path, jobs: int, threads: int, estimate: bool = True, matmul_backend: str = "auto"
+    study: StudySpec,
+    results_root: Path,
+    jobs: int,
+    threads: int,
+    estimate: bool = True,
+    matmul_backend: str = "auto",
+    precision: str = "fp32",
 ) -> Plan:
-    """What each run will do, the study's matmul backend (``matmul.choose``) and, with ``estimate``, its cost."""
+    """What each run will do, the study's matmul backend (``matmul.choose``) and precision (every arm must
+    be able to run it; the runs that stay decide), and, with ``estimate``, its cost."""
     runs = study.expand()
     actions = {r.key: runner.decide(r, results_root) for r in runs}
-    kept = [runner.recorded_backend(r, results_root) for r in runs if actions[r.key] in ("skip", "resume", "busy")]
-    choice = matmul.choose(matmul_backend, kept, study_shapes(runs), threads, study.device)
-    runs = [dataclasses.replace(r, matmul_backend=choice.backend) for r in runs]
-    plan = Plan(study, runs, actions, matmul=choice)
+    staying = [r for r in runs if actions[r.key] in ("skip", "resume", "busy")]
+    kept = [runner.recorded_backend(r, results_root) for r in staying]
+    shapes = study_shapes(runs)
+    choice = matmul.choose(matmul_backend, kept, shapes, threads, study.device)
+    chosen = precision_mod.choose(precision, [runner.recorded_precision(r, results_root) for r in staying])
+    if chosen != "fp32":
+        unable = [a for a in study.arms if not get_arm(a).capabilities.precision]
+        if unable:
+            raise UsageError(
+                f"--precision {chosen}: {', '.join(unable)} offer(s) no set_precision, so their updates run in fp32 "
+                "only, and a study compares its arms at one precision; run it at fp32, or without them "
+                "(docs/agents.md: set_precision)"
+            )
+    probe = precision_mod.probe(shapes, threads) if shapes and study.device == "cpu" else None
+    runs = [dataclasses.replace(r, matmul_backend=choice.backend, precision=chosen) for r in runs]
+    plan = Plan(study, runs, actions, matmul=choice, precision=chosen, precision_probe=probe)
     if estimate and plan.to_run:
         plan.rates = calibrate.calibrate(plan.to_run, threads)
         plan.estimate_s = {r.key: calibrate.run_seconds(r, plan.rates[r.env_id, r.arm]) for r in plan.to_run}
@@ -142,6 +164,10 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
         f"  seeds: {', '.join(map(str, s.seeds))}; device {s.device}; {jobs} process(es) x {threads} torch thread(s)"
     )
     lines.append(f"  {plan.matmul.describe()}")
+    if plan.precision_probe is not None:
+        lines.append(f"  {plan.precision_probe.describe(plan.precision)}")
+    elif plan.precision != "fp32":
+        lines.append(f"  precision {plan.precision}")
     if plan.estimate_s:
         total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
         cpu = sum(plan.estimate_s.values())
