@@ -6,7 +6,8 @@ layer shapes of TD3 about twice as fast. PyTorch sends fp32 products to oneDNN o
 ``torch.backends.mkldnn.matmul.fp32_precision`` is ``"bf16"``, and that setting *permits*
 oneDNN to compute in bf16 internally: on processors where it does, results lose about three
 decimal digits. So the backend is never assumed: ``probe`` times the study's own layer shapes
-(forward and backward) on each backend and checks each against float64; oneDNN is chosen
+(forward and backward, in CPU time, so other work on the machine does not skew it) on each backend
+and checks each against float64; oneDNN is chosen
 only where it is faster and as accurate as fp32 (relative error within ``TOLERANCE``).
 
 A study runs every arm on one backend (``choose``): it is recorded in each run's meta.json and
@@ -143,10 +144,16 @@ def _measure(backend: str, shapes: Sequence[Shape], seconds: float, seed: int) -
     flops = sum(3 * 2 * batch * fan_in * fan_out for batch, fan_in, fan_out in shapes)
     best, deadline = float("inf"), time.perf_counter() + seconds
     while time.perf_counter() < deadline or best == float("inf"):
-        start = time.perf_counter()
+        start = cpu_clock()
         step()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, max(cpu_clock() - start, 1e-9))
     return flops / best / 1e9, error
+
+
+def cpu_clock() -> float:
+    """Seconds of CPU this process's work took: the rate of a product per CPU-second does not fall when
+    other processes share the core, as its wall-clock rate does (a probe under load must not decide)."""
+    return time.thread_time() if torch.get_num_threads() == 1 else time.process_time()
 
 
 def _triples(tensors: list[torch.Tensor]) -> Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
