@@ -158,9 +158,7 @@ def _execute_locked(
             ("precision", recorded.precision, spec.precision),
         ):
             if was != now:
-                error = (
-                    f"resumed at {what} {now}, but its first part ran at {was}; a run keeps one {what} (the study's)"
-                )
+                error = f"resumed on {what} {now}, but its first part ran on {was}; a run keeps one {what.split()[-1]} (the study's)"
                 report({"key": spec.key, "event": "failed", "error": error})
                 return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
     newest = checkpoint.newest_loadable(run_dir) if recorded is not None else checkpoint.Newest(None, None)
