@@ -379,8 +379,24 @@ class SB3Agent:
             )
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        action, _ = self.model.predict(obs, deterministic=deterministic)
-        return action
+        """SB3's ``policy.predict`` for one observation, without its checks for vectorized, image and dict
+        observations when the observation space is a flat Box, and switching the policy to evaluation
+        mode only when training switched it out (the same actions, tested): evaluation acts through here
+        tens of thousands of times a run."""
+        policy: Any = self.model.policy
+        space = policy.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1 or np.asarray(obs).shape != space.shape:
+            action, _ = self.model.predict(obs, deterministic=deterministic)
+            return action
+        if policy.training:  # every module of the policy is visited: only when train() switched it on
+            policy.set_training_mode(False)
+        with torch.no_grad():
+            tensor = torch.as_tensor(np.asarray(obs), device=policy.device).reshape(1, -1)
+            out = policy._predict(tensor, deterministic=deterministic)
+        actions = out.cpu().numpy().reshape(policy.action_space.shape)
+        if policy.squash_output:
+            return policy.unscale_action(actions)  # type: ignore[no-any-return]
+        return np.clip(actions, policy.action_space.low, policy.action_space.high)
 
     def set_precision(self, precision: str) -> None:
         """Run SB3's gradient updates (its ``train``) at ``precision`` (harness.run.precision: bf16 matrix
