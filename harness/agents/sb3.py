@@ -395,7 +395,7 @@ class SB3Agent:
             out = policy._predict(tensor, deterministic=deterministic)
         actions = out.cpu().numpy().reshape(policy.action_space.shape)
         if policy.squash_output:
-            return policy.unscale_action(actions)  # type: ignore[no-any-return]
+            return policy.unscale_action(actions)
         return np.clip(actions, policy.action_space.low, policy.action_space.high)
 
     def set_precision(self, precision: str) -> None:
