@@ -12,7 +12,8 @@
 #   make promote STUDY=<tuning study> [FORCE=1] [TUNED=dir]   its best values become what HP=tuned reads
 #             [SPACE=search-space.yml]   (default hyperparams/search/<arm>.yml; an agent of your own needs one)
 #   make enjoy RUN=<run dir> / make record RUN=<run dir>   watch a saved model (mp4 + GIF)
-#   make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1]   does an agent keep the contract?
+#   make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1] [NO_PROBES=1]
+#                                   does an agent keep the contract? do probe envs find its data path right?
 #   make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]   its update against SB3's, on identical batches
 #   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
@@ -109,8 +110,8 @@ record: $(STAMP)
 	$(BIN)/python -m harness record $(strip --run $(call q,$(RUN)) $(call opt,EPISODES,--episodes) $(ARGS))
 
 check-agent: $(STAMP)
-	@test -n "$(AGENT)" || { echo "usage: make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1]" >&2; exit 2; }
-	$(BIN)/python -m harness check-agent $(strip --agent $(call q,$(AGENT)) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(ARGS))
+	@test -n "$(AGENT)" || { echo "usage: make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1] [NO_PROBES=1]" >&2; exit 2; }
+	$(BIN)/python -m harness check-agent $(strip --agent $(call q,$(AGENT)) $(call opt,ENV,--env) $(if $(LEARNING),--learning) $(call opt,STEPS,--steps) $(if $(NO_PROBES),--no-probes) $(ARGS))
 
 parity: $(STAMP)
 	@test -n "$(AGENT)" || { echo "usage: make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]" >&2; exit 2; }

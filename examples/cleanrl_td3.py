@@ -151,6 +151,19 @@ class TD3:
             a = np.clip(a + self.rng.normal(0.0, self.c.exploration_noise, a.shape), -1.0, 1.0)
         return self._scale(a)
 
+    def q_value(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Q_1(s, a) for a batch: observations (N, obs_dim), actions in the env's units (N, act_dim) -> (N,)."""
+        n = len(observations)
+        obs = torch.as_tensor(np.asarray(observations, np.float32).reshape(n, -1), device=self.device)
+        a = 2.0 * (np.asarray(actions, np.float32).reshape(n, -1) - self.low) / (self.high - self.low) - 1.0
+        sa = torch.cat([obs, torch.as_tensor(a, dtype=torch.float32, device=self.device)], 1)
+        with torch.no_grad():
+            q: np.ndarray = self.nets.qfs[0](sa)[:, 0].cpu().numpy()
+        return q
+
+    #: What ``q_value`` estimates (recorded beside the harness's value diagnostics).
+    critic_estimate = "Q: the first critic, the one the actor ascends"
+
     def learn(self, total_steps: int, callback: Any = None) -> TD3:
         c = self.c
         while self.num_timesteps < total_steps:

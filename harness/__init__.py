@@ -11,7 +11,7 @@ top (``errors``, ``fmt``):
       │
     run/         one run: run spec, env factory, evaluation protocol, runner, checkpoints,
       │          run-directory format and provenance, locks; watching and timing an agent
-    verify/      one agent on its own: the contract (check-agent), its update against SB3's (parity)
+    verify/      one agent on its own: the contract and the probes (check-agent), its update against SB3's (parity)
       │
     study/       a study: budgets, envs x arms x seeds, the plan and its cost estimate
       │

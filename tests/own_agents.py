@@ -3,6 +3,8 @@ capabilities), ones that break the contract in one way each, and a fork of SB3's
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import stable_baselines3
 import torch
 
 from examples.cleanrl_td3 import TD3 as CleanTD3
+from examples.cleanrl_td3 import Config as CleanConfig
 
 
 class Minimal:
@@ -72,6 +75,14 @@ class Overrun(Minimal):
             self.num_timesteps += 1
 
 
+class Hangs(Minimal):
+    """Never returns from learn: every call into it must be bounded by time."""
+
+    def learn(self, total_steps, callback):
+        while True:
+            self.num_timesteps += 1
+
+
 class NaNAction(Minimal):
     """Acts NaN: an evaluation must fail the run, not score it."""
 
@@ -118,6 +129,33 @@ class MaxTarget(CleanTD3):
             super().parity_update(batch, generator)
         finally:
             torch.min = original
+
+
+class CleanDefaults(CleanTD3):
+    """The example under a name of its own: no hyperparameter file, so CleanRL's defaults
+    (learning_starts 25,000) and no budget of its own, as a user's agent arrives."""
+
+
+_HINTS = typing.get_type_hints(CleanConfig)
+NoGammaConfig = dataclasses.make_dataclass(
+    "NoGammaConfig",
+    [
+        (f.name, _HINTS[f.name], field(default=f.default, metadata=f.metadata))
+        for f in dataclasses.fields(CleanConfig)
+        if f.name != "gamma"
+    ],
+    frozen=True,
+)
+
+
+class FixedGammaTD3(CleanTD3):
+    """The example with its discount fixed in code, as the attribute ``gamma``, not a Config field."""
+
+    Config = NoGammaConfig
+    gamma = 0.9
+
+    def __init__(self, env, config, seed=0, device="cpu"):
+        super().__init__(env, CleanConfig(**{**dataclasses.asdict(config), "gamma": self.gamma}), seed, device)
 
 
 class ForkedTD3(stable_baselines3.TD3):

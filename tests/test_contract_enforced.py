@@ -153,3 +153,26 @@ def test_a_non_finite_score_never_enters_a_statistic(run_cli, tmp_path):
     code, _out, _ = run_cli("report", "--study", "s", "--results", tmp_path)
     report = (tmp_path / "s" / "report.md").read_text()
     assert "non-finite score (nan at step 200)" in report
+
+
+def test_check_agent_stops_an_agent_that_overruns_or_hangs(monkeypatch):
+    import time
+
+    from harness.agents import get_arm
+    from harness.verify import conformance, probes
+
+    rows = conformance.run_checks(get_arm("tests.own_agents:Overrun"))
+    budget = next(c for c in rows if c.name.startswith("the budget is honoured"))
+    assert budget.status == "FAIL" and "learn(200) ended with num_timesteps = 600" in budget.detail
+    stops = next(c for c in rows if c.name.startswith("a callback returning False"))
+    assert stops.status == "FAIL" and "stopped learn at 6000" in stops.detail  # bounded: learn(2,000) x 3
+    probe_rows = [c for c in rows if c.status == "FAIL" and "ended at num_timesteps" in c.detail]
+    assert probe_rows  # the probes ask for a finite budget and check it
+
+    monkeypatch.setattr(conformance, "CHECK_LIMIT_S", 1.0)
+    monkeypatch.setattr(probes, "PROBE_LIMIT_S", 1.0)
+    t0 = time.monotonic()
+    rows = conformance.run_checks(get_arm("tests.own_agents:Hangs"))
+    assert time.monotonic() - t0 < 30
+    shapes = next(c for c in rows if c.name.startswith("actions have the env's shape"))
+    assert shapes.status == "FAIL" and "had not returned (stopped after 1 s)" in shapes.detail

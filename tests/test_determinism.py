@@ -7,6 +7,7 @@ import pytest
 import torch
 from stable_baselines3 import DDPG, TD3
 
+from harness.run import rundir
 from harness.run.runner import execute
 from harness.study.spec import StudySpec
 
@@ -21,7 +22,7 @@ def one_run(arm, seed, hp_file, backend):
 
 
 def outcome(run_dir, arm):
-    evals = pd.read_csv(run_dir / "evals.csv").drop(columns=["wall_s", "eval_s"])
+    evals = pd.read_csv(run_dir / "evals.csv").drop(columns=["wall_s", "eval_s", rundir.CPU_COLUMN])
     monitor = pd.read_csv(run_dir / "0.monitor.csv", skiprows=1)["r"]
     params = LOADERS[arm].load(run_dir / "model.zip", device="cpu").policy.state_dict()
     return evals, monitor, params

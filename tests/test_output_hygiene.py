@@ -99,6 +99,7 @@ def test_a_refused_tuning_study_leaves_no_folder_behind(run_cli, tmp_path):
         "test",
         "check-agent AGENT=examples.cleanrl_td3:TD3",
         "check-agent AGENT=td3 LEARNING=1",
+        "check-agent AGENT=td3 NO_PROBES=1",
         "parity AGENT=examples.cleanrl_td3:TD3",
     ],
 )

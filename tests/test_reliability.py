@@ -161,18 +161,19 @@ def test_report_names_and_skips_corrupted_run_files(run_cli, tmp_path):
 def test_a_new_option_keeps_recorded_runs_valid(tmp_path):
     """A run recorded before a hyperparameter existed ran with its default: it is still the same run."""
     from harness.config.schema import as_plain
+    from harness.run.record import RunRecord, Status
     from harness.study.spec import StudySpec
 
     spec = StudySpec("s", ("Pendulum-v1",), ("td3",), (0,), steps=1000).expand()[0]
-    meta = {"spec_hash": "0" * 16, "spec": {**spec.identity(), "study": "s"}}
+    meta = RunRecord(spec={**spec.identity(), "study": "s"}, spec_hash="0" * 16, status=Status.COMPLETE)
     assert spec.matches(meta)  # the hash of an older field set differs; the contents agree
-    older = dict(meta["spec"]["hyperparameters"])
+    older = dict(meta.spec["hyperparameters"])
     del older["noisy_nets"], older["episode_length_schedule"]  # recorded before these options existed
-    meta["spec"]["hyperparameters"] = older
+    meta.spec["hyperparameters"] = older
     assert spec.matches(meta)
-    meta["spec"]["hyperparameters"] = {**older, "gamma": 0.5}  # a real difference still supersedes
+    meta.spec["hyperparameters"] = {**older, "gamma": 0.5}  # a real difference still supersedes
     assert not spec.matches(meta)
     changed = {**as_plain(spec.config), "noisy_nets": True, "noise_type": None}
-    meta["spec"]["hyperparameters"] = changed  # a recorded non-default value is not a default
+    meta.spec["hyperparameters"] = changed  # a recorded non-default value is not a default
     assert not spec.matches(meta)
-    assert not spec.matches(None) and not spec.matches({"spec_hash": "x"})
+    assert not spec.matches(None) and not spec.matches(RunRecord(spec={}, spec_hash="x", status=Status.COMPLETE))

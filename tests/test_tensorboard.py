@@ -58,11 +58,11 @@ def test_event_files_hold_the_shared_tags(tmp_path, monkeypatch, arm):
     assert {t for t in tags if not t.startswith("train/ent_coef")} <= set(TAGS)  # SB3's entropy tags pass through
     assert [e.step for e in events.Scalars("eval/mean_reward")] == [0, 100, 200]  # the harness's schedule, in env steps
     evals = pd.read_csv(run / "evals.csv")
-    meta = rundir.read_meta(run)
+    meta = rundir.read_record(run)
     if arm == "random":
-        assert not set(rundir.VALUE_COLUMNS) & set(evals.columns) and meta["result"]["critic"] is None
+        assert not set(rundir.VALUE_COLUMNS) & set(evals.columns) and meta.result.critic is None
         return
-    assert list(evals.columns[-4:]) == list(rundir.VALUE_COLUMNS)
+    assert list(evals.columns[-5:]) == [*rundir.VALUE_COLUMNS, rundir.CPU_COLUMN]
     assert (evals["value_states"] == 200).all()  # Pendulum's 200 steps, all usable past the extended limit
     difference = (evals["value_estimate"] - evals["value_true"]).to_numpy()
     assert evals["value_bias"].to_numpy() == pytest.approx(difference, rel=1e-5)  # 6 significant digits
@@ -70,11 +70,7 @@ def test_event_files_hold_the_shared_tags(tmp_path, monkeypatch, arm):
     assert bias == pytest.approx(evals["value_bias"].tolist(), rel=1e-4)
     train = events.Scalars("train/critic_loss")
     assert len(train) >= 2 and all(b.step > a.step for a, b in itertools.pairwise(train))
-    assert (
-        "soft" in meta["result"]["critic"]
-        if arm in ("sb3-sac", "sb3-tqc", "sb3-crossq")
-        else "Q" in meta["result"]["critic"]
-    )
+    assert "soft" in meta.result.critic if arm in ("sb3-sac", "sb3-tqc", "sb3-crossq") else "Q" in meta.result.critic
 
 
 def test_no_tensorboard_writes_no_event_files_and_changes_nothing_else(tmp_path):

@@ -19,7 +19,7 @@ commands:
   tune              an Optuna study for one arm on one env (its best values feed compare)
   promote           make a tuning study's best values the ones compare --hp-set tuned reads
   hyperparams       an arm's hyperparameters, accepted values and resolved values
-  check-agent       does an agent keep the contract a study relies on? (one row per check)
+  check-agent       does an agent keep the contract a study relies on, and its data path? (one row per check)
   parity            does a TD3-family agent's update compute what SB3's TD3 or DDPG computes?
   enjoy, record     watch a saved model act (returns; mp4 and GIF)
   bench             env steps/s of our TD3 against SB3's TD3 on identical work
@@ -361,6 +361,12 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
         "--learning", action="store_true", help="also train on Pendulum-v1 for --steps and beat the random floor"
     )
     ca.add_argument("--steps", type=positive_int, default=10_000, help="with --learning: env steps (default 10,000)")
+    ca.add_argument(
+        "--no-probes",
+        dest="probes",
+        action="store_false",
+        help="skip the probe environments, which check the data path (about 30 s for our TD3 on one core)",
+    )
     ca.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device (default cpu)")
 
     pa = sub.add_parser(

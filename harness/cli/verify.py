@@ -10,7 +10,7 @@ def cmd_check_agent(args: argparse.Namespace) -> int:
 
     from harness.agents import get_arm
     from harness.run.envs import resolve_env_id
-    from harness.verify import conformance
+    from harness.verify import conformance, probes
 
     torch.set_num_threads(1)  # as a run of a study: small networks are fastest on one thread
     arm = get_arm(args.agent)
@@ -21,8 +21,19 @@ def cmd_check_agent(args: argparse.Namespace) -> int:
         "where its Config has them",
         flush=True,
     )
+    if args.probes:
+        settings = ", ".join(f"{k}={v}" for k, v in probes.PROBE_SETTINGS.items())
+        print(
+            f"then {len(probes.PROBES)} probes (docs/agents.md), each its gamma and {settings} where its Config has them"
+        )
     checks = conformance.run_checks(
-        arm, env_id, args.learning, args.steps, args.device, say=lambda check: print(check.row(), flush=True)
+        arm,
+        env_id,
+        args.learning,
+        args.steps,
+        args.device,
+        say=lambda check: print(check.row(), flush=True),
+        with_probes=args.probes,
     )
     line, code = conformance.summary(checks)
     print(line)

@@ -1,4 +1,5 @@
-"""The one environment factory every arm trains and is evaluated on."""
+"""The one environment factory every arm trains and is evaluated on, and env id resolution (the
+probe envs of ``probe_envs`` are registered here, so their ids work wherever an env is made)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from stable_baselines3.common.monitor import Monitor
 
 from harness.errors import EnvFault, UsageError, suggest
+from harness.run import probe_envs  # noqa: F401  (importing it registers the probe env ids, in every process)
 
 if not os.environ.get("DISPLAY"):
     # MuJoCo picks its OpenGL backend when first imported: off-screen EGL unless told otherwise.

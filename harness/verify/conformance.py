@@ -6,18 +6,16 @@ actions of the env's shape within its bounds (on several Box shapes and bounds, 
 exact budget with every step seen by the callback (and a callback's False obeyed), the same
 evaluation returns from the same seed and others from another, a saved and loaded agent that acts
 as the original, and, where ``state_dict`` is offered, a run restored at an episode boundary that
-ends as the uninterrupted one. ``learning=True`` adds a short training run on Pendulum-v1 that must
-beat the random floor. The checks run with small settings (``CHECK_SETTINGS``, where the agent's
-Config has those keys) so they take seconds.
+ends as the uninterrupted one. Then the probe battery (``harness.verify.probes``) asks whether its
+data path does what an actor-critic needs, and ``learning=True`` adds a short training run on
+Pendulum-v1 that must beat the random floor (``harness.verify.learning``). The contract checks run
+with small settings (``CHECK_SETTINGS``, where the agent's Config has those keys) so they take seconds.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +23,34 @@ import gymnasium as gym
 import numpy as np
 
 from harness.agents import Arm
-from harness.config import reference, resolve
-from harness.config.schema import as_plain, build_config, fields_of, has_learning_starts
+from harness.config.schema import as_plain
 from harness.run import checkpoint, rundir
-from harness.run.evaluator import Evaluator, measure_random
+from harness.run.bounds import time_limit
 from harness.run.runner import start_agent
-from harness.run.spec import EVAL_SEED
+from harness.verify import probes
+from harness.verify.check import (
+    FAIL,
+    PASS,
+    SKIP,
+    Check,
+    CheckFailed,
+    CheckSkipped,
+    describe_exception,
+    settings_config,
+    summary,
+)
+from harness.verify.learning import LEARNING_ENV, evaluate, learns
+
+__all__ = ["CHECK_SETTINGS", "SHAPES", "Check", "CheckFailed", "check_config", "run_checks", "summary"]
 
 #: Hyperparameters set for the checks, where the agent's Config has the key: short warm-up, small nets.
 CHECK_SETTINGS = {"learning_starts": 100, "batch_size": 32, "buffer_size": 10_000, "net_arch": [32, 32]}
 #: Env steps of each short training the checks run.
 STEPS = 200
+#: A check whose calls into the agent have not returned after this long fails (it ignores its callback, or hangs).
+CHECK_LIMIT_S = 600.0
 #: Relative tolerance of the bounds check (of the action range): rescaling [-1, 1] costs an ulp or two.
 BOUNDS_RTOL = 1e-5
-LEARNING_ENV = "Pendulum-v1"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # "pass", "FAIL", "skip"
-    detail: str
-    required: bool = True
-
-    def row(self) -> str:
-        return f"{self.status:<4}  {self.name:<48} {self.detail}"
-
-
-class CheckFailed(AssertionError):
-    """A check's verdict: the agent does not do what the check asks, for the reason given."""
 
 
 class BoxEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -90,9 +87,7 @@ SHAPES = (
 def check_config(arm: Arm) -> Any:
     """The arm's config for the checks: its defaults (a variant's settings included) with CHECK_SETTINGS
     for the keys its Config has (``net_arch`` also for configs that spread it over several fields)."""
-    names = set(fields_of(arm.config_cls)) | set(getattr(arm.config_cls, "COMPOUND", {}))
-    settings = {k: v for k, v in CHECK_SETTINGS.items() if k in names}
-    return build_config(arm.config_cls, {**arm.preset, **settings}, f"check settings of {arm.name}")
+    return settings_config(arm, CHECK_SETTINGS, "check settings")
 
 
 def run_checks(
@@ -102,8 +97,10 @@ def run_checks(
     learning_steps: int = 10_000,
     device: str = "cpu",
     say: Callable[[Check], None] = lambda check: None,
+    with_probes: bool = True,
 ) -> list[Check]:
-    """Every check of ``arm`` on ``env_id`` (and the shapes of SHAPES), in order; ``say`` hears each row."""
+    """Every check of ``arm`` on ``env_id`` (and the shapes of SHAPES), in order, then with
+    ``with_probes`` the probe battery (``harness.verify.probes``); ``say`` hears each row."""
     checks: list[Check] = []
     caps = arm.capabilities
     config = check_config(arm)
@@ -114,19 +111,21 @@ def run_checks(
 
     def attempt(name: str, body: Callable[[], str], required: bool = True) -> bool:
         try:
-            detail = body()
+            with time_limit(CHECK_LIMIT_S, lambda: f"{name}: the agent's calls had not returned"):
+                detail = body()
         except CheckFailed as exc:
-            record(Check(name, "FAIL", str(exc), required))
+            record(Check(name, FAIL, str(exc), required))
             return False
+        except CheckSkipped as exc:
+            record(Check(name, SKIP, str(exc), required))
+            return True
         except Exception as exc:
-            frame = traceback.extract_tb(exc.__traceback__)[-1]
-            where = f" (at {Path(frame.filename).name}:{frame.lineno})"
-            record(Check(name, "FAIL", f"raised {type(exc).__name__}: {exc}{where}", required))
+            record(Check(name, FAIL, describe_exception(exc), required))
             return False
-        record(Check(name, "pass", detail, required))
+        record(Check(name, PASS, detail, required))
         return True
 
-    record(Check("contract: required methods present", "pass", f"{arm.origin}; {caps.describe()}"))
+    record(Check("contract: required methods present", PASS, f"{arm.origin}; {caps.describe()}"))
 
     def shapes() -> str:
         for text, obs_dim, low, high in SHAPES:
@@ -147,13 +146,6 @@ def run_checks(
         tmp = Path(folder)
         env, agent = start_agent(arm, env_id, config, 0, device)
         observations = _observations(env)
-
-        def repeats() -> str:
-            for obs in observations:
-                first, second = agent.predict(obs, deterministic=True), agent.predict(obs, deterministic=True)
-                if not np.array_equal(first, second):
-                    raise CheckFailed(f"two calls on one observation gave {first} and {second}")
-            return f"{len(observations)} observations, each predicted twice"
 
         def leaves_obs() -> str:
             for deterministic in (True, False):
@@ -185,7 +177,7 @@ def run_checks(
 
         def stops() -> str:
             other_env, other = start_agent(arm, env_id, config, 0, device)
-            other.learn(10**9, lambda step: step < STEPS // 2)
+            other.learn(10 * STEPS, lambda step: step < STEPS // 2)  # finite: an agent ignoring it stops there
             other_env.close()
             if other.num_timesteps != STEPS // 2:
                 raise CheckFailed(
@@ -194,7 +186,7 @@ def run_checks(
             return f"stopped at step {STEPS // 2}"
 
         def seeded() -> str:
-            mine = _evaluate(env_id, agent)
+            mine = evaluate(env_id, agent)
             again, different = (_trained_returns(arm, env_id, config, seed, device) for seed in (0, 1))
             if not np.array_equal(mine, again):
                 raise CheckFailed(f"seed 0 twice: evaluation returns {mine} and {again}")
@@ -216,7 +208,7 @@ def run_checks(
         attempt("the budget is honoured and the callback sees every step", budget)
         attempt("a callback returning False stops learn", stops)
         attempt("same seed, same evaluation; another seed, another", seeded)
-        attempt("deterministic predict repeats itself", repeats)
+        attempt("deterministic predict repeats itself", lambda: predict_repeats(agent, observations))
         attempt("predict leaves its observation unchanged", leaves_obs)
         attempt("save then load acts identically", reloads)
         if caps.checkpoints:
@@ -224,14 +216,25 @@ def run_checks(
             name = "restored at an episode boundary, ends identical" if exact else "restored from state_dict, continues"
             attempt(name, lambda: _resume(arm, env_id, config, device, tmp, exact))
         else:
-            record(Check("restored from state_dict", "skip", "no state_dict: runs are not checkpointed"))
+            record(Check("restored from state_dict", SKIP, "no state_dict: runs are not checkpointed"))
         env.close()
 
+    if with_probes:
+        probes.run_probes(arm, 0, device, say=record)
     if learning:
-        attempt(f"beats the random floor on {LEARNING_ENV}", lambda: _learns(arm, learning_steps, device))
+        attempt(f"beats the random floor on {LEARNING_ENV}", lambda: learns(arm, learning_steps, device))
     else:
-        record(Check(f"beats the random floor on {LEARNING_ENV}", "skip", "run with --learning"))
+        record(Check(f"beats the random floor on {LEARNING_ENV}", SKIP, "run with --learning"))
     return checks
+
+
+def predict_repeats(agent: Any, observations: list[np.ndarray]) -> str:
+    """CheckFailed unless ``predict(obs, deterministic=True)`` gives one action twice for each observation."""
+    for obs in observations:
+        first, second = agent.predict(obs, deterministic=True), agent.predict(obs, deterministic=True)
+        if not np.array_equal(first, second):
+            raise CheckFailed(f"two calls on one observation gave {first} and {second}")
+    return f"{len(observations)} observations, each predicted twice"
 
 
 def _trained_returns(arm: Arm, env_id: str, config: Any, seed: int, device: str) -> np.ndarray:
@@ -241,7 +244,7 @@ def _trained_returns(arm: Arm, env_id: str, config: Any, seed: int, device: str)
     for total in (STEPS, 2 * STEPS):
         agent.learn(total, lambda step: True)
     env.close()
-    return _evaluate(env_id, agent)
+    return evaluate(env_id, agent)
 
 
 def _resume(arm: Arm, env_id: str, config: Any, device: str, tmp: Path, exact: bool) -> str:
@@ -249,14 +252,14 @@ def _resume(arm: Arm, env_id: str, config: Any, device: str, tmp: Path, exact: b
     the runner keeps it), restored into a fresh one on a fresh env, both trained on to 3 * STEPS steps."""
     caps = arm.capabilities
     env, agent = start_agent(arm, env_id, config, 0, device)
-    agent.learn(10**9, lambda step: step < STEPS or not caps.boundary(agent))
+    agent.learn(20 * STEPS, lambda step: step < STEPS or not caps.boundary(agent))
     at = agent.num_timesteps
     checkpoint.save(tmp, at, {"agent": caps.checkpointable(agent).state_dict()})
     state = checkpoint.load(tmp / checkpoint.DIRNAME / f"step_{at:012d}.pt")["agent"]
     total = at + STEPS
     agent.learn(total, lambda step: True)
     env.close()
-    a = _evaluate(env_id, agent)
+    a = evaluate(env_id, agent)
     resumed_env, resumed = start_agent(arm, env_id, config, 0, device)  # a new process's run, resumed
     caps.checkpointable(resumed).load_state_dict(state)
     if resumed.num_timesteps != at:
@@ -270,31 +273,10 @@ def _resume(arm: Arm, env_id: str, config: Any, device: str, tmp: Path, exact: b
             f"restored at step {at} and trained on to {total} (exactness not checked: "
             f"{arm.agent_cls.__name__ if arm.agent_cls else arm.name}.resumes_exactly is False)"
         )
-    b = _evaluate(env_id, resumed)
+    b = evaluate(env_id, resumed)
     if not np.array_equal(a, b):
         raise CheckFailed(f"restored at step {at}: at step {total} evaluation returns {b}, uninterrupted {a}")
     return f"checkpoint at step {at}, both at step {total}: evaluation returns {_fmt(a)}"
-
-
-def _learns(arm: Arm, steps: int, device: str) -> str:
-    """A short run on Pendulum-v1 at the arm's resolved hyperparameters (learning_starts scaled as a
-    study scales it) whose 10 evaluation episodes beat the random policy's score by two standard errors."""
-    resolved = resolve.resolve(arm, LEARNING_ENV)
-    config = resolved.config
-    if has_learning_starts(config) and resolved.n_timesteps:
-        scale = min(1.0, steps / resolved.n_timesteps)
-        config = dataclasses.replace(config, learning_starts=round(config.learning_starts * scale))
-    env, agent = start_agent(arm, LEARNING_ENV, config, 0, device)
-    agent.learn(steps, lambda step: True)
-    env.close()
-    returns = _evaluate(LEARNING_ENV, agent, episodes=10)
-    floor = reference.lookup(LEARNING_ENV).random
-    floor = floor if floor is not None else measure_random(LEARNING_ENV)
-    mean, se = float(returns.mean()), float(returns.std(ddof=1) / np.sqrt(len(returns)))
-    text = f"{steps:,} steps: mean return {mean:.1f} (standard error {se:.1f}) against the random floor {floor:.1f}"
-    if mean - 2 * se <= floor:
-        raise CheckFailed(text + ": not above it by two standard errors")
-    return text
 
 
 def _actions(agent: Any, env: gym.Env, deterministic: bool) -> list[np.ndarray]:
@@ -316,13 +298,6 @@ def _in_bounds(action: np.ndarray, space: Any, where: str) -> None:
         raise CheckFailed(f"{where}: action {action} outside [{space.low}, {space.high}]")
 
 
-def _evaluate(env_id: str, agent: Any, episodes: int = 2) -> np.ndarray:
-    evaluator = Evaluator(env_id, episodes, EVAL_SEED)
-    returns, _ = evaluator.evaluate(lambda obs: agent.predict(obs, deterministic=True))
-    evaluator.close()
-    return returns
-
-
 def _span(steps: list[int]) -> str:
     if not steps:
         return "none"
@@ -331,14 +306,3 @@ def _span(steps: list[int]) -> str:
 
 def _fmt(values: np.ndarray) -> str:
     return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
-
-
-def summary(checks: list[Check]) -> tuple[str, int]:
-    """The last line and the exit code: 1 if a required check failed, else 0."""
-    failed = [c for c in checks if c.status == "FAIL" and c.required]
-    counts = {s: sum(c.status == s for c in checks) for s in ("pass", "FAIL", "skip")}
-    line = f"{len(checks)} checks: {counts['pass']} passed, {counts['FAIL']} failed, {counts['skip']} skipped"
-    return (
-        line + (f"; required checks failed: {', '.join(c.name for c in failed)}" if failed else ""),
-        1 if failed else 0,
-    )
