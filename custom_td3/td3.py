@@ -23,6 +23,10 @@ Exploration options (all off by default):
 * ``episode_length_schedule``: training episodes end, truncated, after the curriculum's cap of
   steps for their episode number; the environment's own time limit still applies. The cap lives
   in ``learn``'s loop only, so evaluation, which runs ``predict`` on its own environment, is unaffected.
+
+Precision: ``set_precision("bf16")`` runs the updates' matrix products with bf16 operands
+(``torch.autocast``) while weights, Adam's state and the losses stay fp32; acting stays fp32.
+The default, ``"fp32"``, runs the update exactly as written.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from custom_td3.nstep import NStepAccumulator
 from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from custom_td3.schedules import SCHEDULES, episode_step_cap
 from custom_td3.serialization import safe_load
+
+PRECISIONS = ("fp32", "bf16")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -112,53 +118,67 @@ class TD3:
         self._total_steps = 1  # of the current learn() call: drives PER's beta and the lr schedule
         self._beta = c.per_beta0  # PER's importance-sampling exponent of the current round
         self.logger: ScalarLogger | None = None
+        self.precision = "fp32"  # of the gradient updates (set_precision); not saved
 
     # ------------------------------------------------------------------ the update
     def train(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on ``batch``; returns the losses (detached tensors). Priorities are
         updated from the twin critics' absolute TD errors (the larger of the two per sample)."""
         c = self.config
-        with torch.no_grad():
-            # Target policy smoothing: clipped Gaussian noise on the target action.
-            noise = torch.empty_like(batch.actions).normal_(0.0, c.target_policy_noise, generator=self.noise_gen)
-            noise = noise.clamp(-c.target_noise_clip, c.target_noise_clip)
-            next_actions = (self.actor_target(batch.next_observations) + noise).clamp(-1.0, 1.0)
-            # Clipped double-Q: the smaller of the two target critics.
-            next_q = torch.min(*self.critic_target(batch.next_observations, next_actions))
-            target_q = batch.rewards + (1.0 - batch.dones) * batch.discounts * next_q
+        with self._update_precision():  # bf16 products under set_precision("bf16"); fp32 as written
+            with torch.no_grad():
+                # Target policy smoothing: clipped Gaussian noise on the target action.
+                noise = torch.empty_like(batch.actions).normal_(0.0, c.target_policy_noise, generator=self.noise_gen)
+                noise = noise.clamp(-c.target_noise_clip, c.target_noise_clip)
+                next_actions = (self.actor_target(batch.next_observations) + noise).clamp(-1.0, 1.0)
+                # Clipped double-Q: the smaller of the two target critics.
+                next_q = torch.min(*self.critic_target(batch.next_observations, next_actions))
+                target_q = batch.rewards + (1.0 - batch.dones) * batch.discounts * next_q
 
-        q1, q2 = self.critic(batch.observations, batch.actions)
-        critic_loss = _weighted_mse(q1, target_q, batch.weights) + _weighted_mse(q2, target_q, batch.weights)
-        _require_finite(critic_loss, "critic loss", self.num_updates + 1)
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-        self.critic_optimizer.step()
-        self.num_updates += 1
-        with torch.no_grad():
-            td_errors = torch.maximum((q1 - target_q).abs(), (q2 - target_q).abs())
-        self.buffer.update_priorities(batch.indices, td_errors.squeeze(1).cpu().numpy())
+            q1, q2 = self.critic(batch.observations, batch.actions)
+            critic_loss = _weighted_mse(q1, target_q, batch.weights) + _weighted_mse(q2, target_q, batch.weights)
+            _require_finite(critic_loss, "critic loss", self.num_updates + 1)
+            self.critic_optimizer.zero_grad()
+            critic_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+            self.critic_optimizer.step()
+            self.num_updates += 1
+            with torch.no_grad():
+                td_errors = torch.maximum((q1 - target_q).abs(), (q2 - target_q).abs())
+            self.buffer.update_priorities(batch.indices, td_errors.squeeze(1).cpu().numpy())
 
-        info = {"critic_loss": critic_loss.detach()}
-        # Delayed policy updates: the actor and both targets move every policy_delay critic steps.
-        if self.num_updates % c.policy_delay == 0:
-            self.critic.requires_grad_(False)  # the actor step needs dQ/da, not the critic's weight gradients
-            try:
-                with self._actor_noise(c.noisy_nets):
-                    actions = self.actor(batch.observations)
-                actor_loss = -self.critic.q1(batch.observations, actions).mean()
-                _require_finite(actor_loss, "actor loss", self.num_updates)
-                self.actor_optimizer.zero_grad()
-                actor_loss.backward()  # type: ignore[no-untyped-call]
-                self.actor_optimizer.step()
-            finally:
-                self.critic.requires_grad_(True)
-            _polyak(self.critic, self.critic_target, c.tau)
-            _polyak(self.actor, self.actor_target, c.tau)
-            info["actor_loss"] = actor_loss.detach()
-        self.last_losses.update(info)
-        if self.logger is not None and self.num_updates % self.logger.every == 0:
-            self._log(q1)
-        return info
+            info = {"critic_loss": critic_loss.detach()}
+            # Delayed policy updates: the actor and both targets move every policy_delay critic steps.
+            if self.num_updates % c.policy_delay == 0:
+                self.critic.requires_grad_(False)  # the actor step needs dQ/da, not the critic's weight gradients
+                try:
+                    with self._actor_noise(c.noisy_nets):
+                        actions = self.actor(batch.observations)
+                    actor_loss = -self.critic.q1(batch.observations, actions).float().mean()
+                    _require_finite(actor_loss, "actor loss", self.num_updates)
+                    self.actor_optimizer.zero_grad()
+                    actor_loss.backward()  # type: ignore[no-untyped-call]
+                    self.actor_optimizer.step()
+                finally:
+                    self.critic.requires_grad_(True)
+                _polyak(self.critic, self.critic_target, c.tau)
+                _polyak(self.actor, self.actor_target, c.tau)
+                info["actor_loss"] = actor_loss.detach()
+            self.last_losses.update(info)
+            if self.logger is not None and self.num_updates % self.logger.every == 0:
+                self._log(q1)
+            return info
+
+    def set_precision(self, precision: str) -> None:
+        """Run the gradient updates at ``"fp32"`` or ``"bf16"`` (bf16 matrix products, fp32 weights,
+        optimizer state and losses: automatic mixed precision); acting and evaluation stay fp32."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}; accepted: {', '.join(PRECISIONS)}")
+        self.precision = precision
+
+    def _update_precision(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def set_logger(self, logger: ScalarLogger | None) -> None:
         """Send training scalars to ``logger`` (TensorBoard, say) every ``logger.every`` updates; None stops."""

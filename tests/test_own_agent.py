@@ -14,6 +14,7 @@ from harness.config import resolve
 from harness.config.schema import build_config
 from harness.errors import ConfigError, UsageError
 from harness.run import runner
+from harness.run.record import RunRecord
 from harness.run.runner import CheckpointPolicy, execute
 from harness.study.plan import describe_plan, make_plan
 from harness.study.spec import StudySpec
@@ -149,8 +150,12 @@ def test_changed_agent_code_supersedes_its_runs_and_the_plan_says_so(tmp_path, m
 
 def test_runs_recorded_before_agent_code_was_part_of_the_identity_still_match(tmp_path):
     spec = StudySpec("s", ("Pendulum-v1",), ("td3",), (0,), **TINY).expand()[0]
-    recorded = {"spec": {k: v for k, v in spec.identity().items() if k != "agent_code"}, "spec_hash": "old"}
-    assert spec.matches(json.loads(json.dumps(recorded, default=str)))
+    recorded = {
+        "spec": {k: v for k, v in spec.identity().items() if k != "agent_code"},
+        "spec_hash": "old",
+        "status": "complete",
+    }
+    assert spec.matches(RunRecord.from_dict(json.loads(json.dumps(recorded, default=str))))
 
 
 @pytest.mark.parametrize(
