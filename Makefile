@@ -15,6 +15,8 @@
 #   make check-agent AGENT=<module:Class or arm> [ENV=Pendulum-v1] [LEARNING=1] [NO_PROBES=1]
 #                                   does an agent keep the contract? do probe envs find its data path right?
 #   make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]   its update against SB3's, on identical batches
+#   make validate-precision FP32=<study> BF16=<study> MARGINS=ENV=M[,ENV=M]   does bf16 change the answer?
+#                                   (parameter drift over identical updates; TOST of the two studies' final scores)
 #   make bench                      our TD3 beside SB3's and SBX's TD3, per thread count and matmul backend (last line: speedup_vs_sb3)
 #   make lint                       ruff (lint and format check) and mypy (strict for custom_td3/)
 #   make lock                       refresh requirements.lock (the versions make venv installs)
@@ -61,7 +63,7 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,SPACE,--space) $(RAY_OPTS) \
 	$(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS)
 
-.PHONY: help venv lock compare report tune promote enjoy record check-agent parity bench lint test test-learning test-systems test-stats test-ray clean-venv
+.PHONY: help venv lock compare report tune promote enjoy record check-agent parity validate-precision bench lint test test-learning test-systems test-stats test-ray clean-venv
 
 .DEFAULT_GOAL := help
 
@@ -116,6 +118,10 @@ check-agent: $(STAMP)
 parity: $(STAMP)
 	@test -n "$(AGENT)" || { echo "usage: make parity AGENT=<module:Class> [REFERENCE=sb3-td3|sb3-ddpg]" >&2; exit 2; }
 	$(BIN)/python -m harness parity $(strip --agent $(call q,$(AGENT)) $(call opt,REFERENCE,--reference) $(ARGS))
+
+validate-precision: $(STAMP)
+	@test -n "$(FP32)" -a -n "$(BF16)" -a -n "$(MARGINS)" || { echo "usage: make validate-precision FP32=<study> BF16=<study> MARGINS=ENV=M[,ENV=M...]" >&2; exit 2; }
+	$(BIN)/python -m harness validate-precision $(strip --fp32-study $(call q,$(FP32)) --bf16-study $(call q,$(BF16)) --margins $(call q,$(MARGINS)) $(ARGS))
 
 bench: $(STAMP)
 	$(BIN)/python -m harness $(strip bench $(call opt,MATMUL,--matmul-backend) $(ARGS))

@@ -11,12 +11,15 @@ def test_summary_ratios_are_medians_of_per_round_ratios():
         ("td3 uniform 1-step", 1, "default"): [60.0, 110.0, 90.0],  # ratios 1.2, 1.1, 1.5 -> 1.2
         ("td3 PER 3-step", 1, "default"): [30.0, 55.0, 45.0],  # half of uniform in every round
         (bench.SBX, 1, "jax"): [40.0, 100.0, 100.0],  # ours/SBX: 1.5, 1.1, 0.9 -> 1.1
+        ("td3 uniform 1-step, bf16", 1, "default"): [90.0, 165.0, 99.0],  # 1.5, 1.5, 1.1 -> 1.5
+        ("sb3-td3, bf16", 1, "default"): [80.0, 100.0, 120.0],  # 1.6, 1.0, 2.0 -> 1.6
     }
     lines = bench.summary(rates, "Pendulum-v1", "default", floor=(2.0, 5.0))
     words = [" ".join(line.split()) for line in lines]
     assert "median td3 uniform 1-step, 1 thread, default 90.0 env steps/s (1.20x sb3-td3 default)" in words
     assert "PER + 3-step cost vs uniform 1-step (default, 1 thread): +100.0% time per step" in lines
     assert "ours vs SBX at 1 thread: 1.10x" in lines
+    assert "bf16 updates vs fp32 (default, 1 thread): td3 uniform 1-step 1.50x, sb3-td3 1.60x env steps/s" in lines
     assert any(
         line.startswith("matmul floor (default, 1 thread): the update's matrix products take 2.00 ms of its 5.00 ms")
         for line in lines
@@ -57,3 +60,12 @@ def test_sbx_takes_sb3_td3s_settings():
         0.98,
     )
     assert kwargs["action_noise"] is not None
+
+
+def test_a_bf16_measurement_runs_the_updates_in_bf16(monkeypatch):
+    from custom_td3.td3 import TD3
+
+    seen = []
+    monkeypatch.setattr(TD3, "set_precision", lambda self, precision: seen.append(precision))
+    bench.measure("td3", {}, "Pendulum-v1", warmup=100, steps=20, threads=1, seed=0, precision="bf16")
+    assert seen == ["bf16"]

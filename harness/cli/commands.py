@@ -74,7 +74,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     print(choice.describe() + ("" if sbx else "; SBX not measured (make venv EXTRAS=dev,sbx)"), flush=True)
     rates = bench.run(
-        env_id, args.steps, args.warmup, args.rounds, threads, backends, sbx, say=lambda line: print(line, flush=True)
+        env_id,
+        args.steps,
+        args.warmup,
+        args.rounds,
+        threads,
+        backends,
+        sbx,
+        say=lambda line: print(line, flush=True),
+        bf16=not args.no_bf16,
     )
     floor = bench.matmul_floor(env_id, choice.backend)
     for line in bench.summary(rates, env_id, choice.backend, floor):

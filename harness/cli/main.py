@@ -23,6 +23,7 @@ COMMANDS = {
     "reference-scores": ("harness.cli.commands", "cmd_reference_scores"),
     "check-agent": ("harness.cli.verify", "cmd_check_agent"),
     "parity": ("harness.cli.verify", "cmd_parity"),
+    "validate-precision": ("harness.cli.verify", "cmd_validate_precision"),
 }
 
 

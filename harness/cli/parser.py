@@ -21,6 +21,7 @@ commands:
   hyperparams       an arm's hyperparameters, accepted values and resolved values
   check-agent       does an agent keep the contract a study relies on, and its data path? (one row per check)
   parity            does a TD3-family agent's update compute what SB3's TD3 or DDPG computes?
+  validate-precision  does PRECISION=bf16 change the answer? (drift over identical updates; TOST of two studies)
   enjoy, record     watch a saved model act (returns; mp4 and GIF)
   bench             env steps/s of our TD3 against SB3's TD3 on identical work
   reference-scores  measure a uniform-random policy's score with the evaluation protocol"""
@@ -258,6 +259,9 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
     b.add_argument("--threads", help="thread counts, comma-separated (default: 1 and all cores)")
     b.add_argument("--no-sbx", action="store_true", help="leave SBX out even when the sbx extra is installed")
+    b.add_argument(
+        "--no-bf16", action="store_true", help="leave out the rows with the updates at bf16 (PRECISION=bf16)"
+    )
     add_matmul_option(b)
 
     t = sub.add_parser(
@@ -380,6 +384,20 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     pa.add_argument(
         "--threshold", type=float, default=1e-5, help="largest accepted parameter difference (default 1e-5)"
     )
+
+    vp = sub.add_parser(
+        "validate-precision",
+        allow_abbrev=False,
+        help="fp32 against bf16: parameter drift over identical updates, and a TOST of two studies' final scores",
+    )
+    vp.add_argument("--fp32-study", required=True, help="a study run with PRECISION=fp32")
+    vp.add_argument("--bf16-study", required=True, help="the same study run with PRECISION=bf16")
+    vp.add_argument(
+        "--margins", required=True, help="equivalence margin per env, in return units: ENV=M[,ENV=M...] (declare first)"
+    )
+    vp.add_argument("--alpha", type=float, default=0.05, help="level of each one-sided test (default 0.05)")
+    vp.add_argument("--updates", type=positive_int, default=100, help="identical updates for the drift (default 100)")
+    vp.add_argument("--results", type=Path, default=RESULTS, help="results root (default: results)")
 
     h = sub.add_parser(
         "hyperparams", allow_abbrev=False, help="list an arm's hyperparameters, accepted values and resolved values"

@@ -59,3 +59,31 @@ def cmd_parity(args: argparse.Namespace) -> int:
         + (f", {len(failed)} failed: {', '.join(r.name for r in failed)}" if failed else "")
     )
     return 1 if failed else 0
+
+
+def cmd_validate_precision(args: argparse.Namespace) -> int:
+    """Writes ``<bf16 study>/precision-validation.md``; exit 1 unless every (env, arm) is shown equivalent."""
+    import torch
+
+    from harness.errors import UsageError
+    from harness.run.rundir import atomic_write
+    from harness.verify import precision_check
+
+    if not 0 < args.alpha < 0.5:
+        raise UsageError(f"--alpha: expected a level in (0, 0.5), got {args.alpha}")
+    margins = precision_check.parse_margins(args.margins)
+    fp32_dir, bf16_dir = args.results / args.fp32_study, args.results / args.bf16_study
+    tests = precision_check.equivalence(fp32_dir, bf16_dir, margins, args.alpha)
+    torch.set_num_threads(1)
+    drifts = precision_check.drift(args.updates)
+    text = (
+        f"# fp32 against bf16: `{args.fp32_study}` and `{args.bf16_study}`\n\n"
+        f"Written by `python -m harness validate-precision --fp32-study {args.fp32_study} --bf16-study "
+        f"{args.bf16_study} --margins {args.margins} --alpha {args.alpha:g} --updates {args.updates}`.\n\n"
+        + precision_check.markdown(drifts, tests, args.updates, args.alpha)
+    )
+    out = bf16_dir / "precision-validation.md"
+    atomic_write(out, text)
+    print(text, end="")
+    print(f"written to {out}")
+    return 0 if all(t.test["equivalent"] for t in tests) else 1

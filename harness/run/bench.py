@@ -44,6 +44,9 @@ VARIANTS = {
 #: The same work with TensorBoard logging on (``set_logger``, a record every ``tblog.LOG_EVERY`` updates):
 #: logged variant -> the variant it is compared with. Measured at the fewest threads.
 LOGGED = {"td3 uniform 1-step, TensorBoard": "td3 uniform 1-step", "sb3-td3, TensorBoard": "sb3-td3"}
+#: The same work with the gradient updates at bf16 matrix products (``set_precision("bf16")``, PRECISION=bf16):
+#: bf16 variant -> its fp32 variant. Measured at the fewest threads.
+BF16 = {"td3 uniform 1-step, bf16": "td3 uniform 1-step", "sb3-td3, bf16": "sb3-td3"}
 SBX = "sbx-td3 (JAX)"
 #: A measurement: (variant, torch threads, matmul backend; "jax" for SBX).
 Key = tuple[str, int, str]
@@ -59,9 +62,11 @@ def measure(
     seed: int,
     backend: str = "default",
     tensorboard: bool = False,
+    precision: str = "fp32",
 ) -> float:
     """Env steps per second of ``steps`` learning steps after ``warmup`` random ones; ``tensorboard``:
-    with the agent's training scalars logged to an event file (in a temporary directory)."""
+    with the agent's training scalars logged to an event file (in a temporary directory); ``precision``:
+    of the gradient updates."""
     torch.set_num_threads(threads)
     previous = matmul.current()
     matmul.apply(backend)
@@ -70,6 +75,7 @@ def measure(
     config = dataclasses.replace(config, learning_starts=warmup, **overrides)
     env = make_env(env_id)
     agent: Any = arm.build(env, config, seed, "cpu")
+    agent.set_precision(precision)
     logdir = tempfile.TemporaryDirectory() if tensorboard else None
     logger = TensorBoardLogger(Path(logdir.name)) if logdir is not None else None
     if logger is not None:
@@ -210,10 +216,13 @@ def run(
     backends: Sequence[str],
     sbx: bool,
     say: Callable[[str], None] = print,
+    bf16: bool = True,
 ) -> dict[Key, list[float]]:
     """Steps/s per measurement and round; each round alternates every (variant, threads, backend)."""
     keys: list[Key] = [(v, t, b) for t in threads for b in backends for v in VARIANTS]
     keys += [(v, min(threads), b) for b in backends for v in LOGGED]
+    if bf16:
+        keys += [(v, min(threads), b) for b in backends for v in BF16]
     if sbx:
         keys += [(SBX, t, "jax") for t in threads]
     rates: dict[Key, list[float]] = {k: [] for k in keys}
@@ -225,6 +234,9 @@ def run(
             elif variant in LOGGED:
                 arm, overrides = VARIANTS[LOGGED[variant]]
                 rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, tensorboard=True)
+            elif variant in BF16:
+                arm, overrides = VARIANTS[BF16[variant]]
+                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, precision="bf16")
             else:
                 arm, overrides = VARIANTS[variant]
                 rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend)
@@ -272,6 +284,10 @@ def summary(rates: dict[Key, list[float]], env_id: str, chosen: str, floor: tupl
             f"TensorBoard logging cost (a record every {LOG_EVERY} updates; {chosen}, {one} thread): "
             f"{', '.join(costs)} time per step"
         )
+    halved = [(v, base) for v, base in BF16.items() if (v, one, chosen) in rates and (base, one, chosen) in rates]
+    if halved:
+        gains = [f"{base} {paired_ratio(rates, (v, one, chosen), (base, one, chosen)):.2f}x" for v, base in halved]
+        lines.append(f"bf16 updates vs fp32 ({chosen}, {one} thread): {', '.join(gains)} env steps/s")
     for n in sorted({k[1] for k in rates}):
         if (SBX, n, "jax") in rates and ("td3 uniform 1-step", n, chosen) in rates:
             ratio = paired_ratio(rates, ("td3 uniform 1-step", n, chosen), (SBX, n, "jax"))
