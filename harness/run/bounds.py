@@ -50,3 +50,54 @@ def time_limit(seconds: float, describe: Callable[[], str]) -> Iterator[bool]:
         signal.signal(signal.SIGALRM, previous)
         if outer_left:  # an enclosing limit keeps running, less the time spent here
             signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - start), 1e-3))
+
+
+class Progress:
+    """What a ``stall_limit`` watches: ``tick()`` at every sign of progress (a callback, an action), and
+    ``stopping()`` once the agent has been asked to stop (its callback returned False)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.stop_asked: float | None = None
+
+    def tick(self) -> None:
+        self.last = time.monotonic()
+
+    def stopping(self) -> None:
+        if self.stop_asked is None:
+            self.stop_asked = time.monotonic()
+
+    def idle(self, now: float) -> tuple[float, str]:
+        """Seconds without progress (or since the stop was asked, which no later progress excuses)."""
+        if self.stop_asked is not None:
+            return now - self.stop_asked, "after its callback returned False"
+        return now - self.last, "without progress"
+
+
+@contextmanager
+def stall_limit(seconds: float, describe: Callable[[], str]) -> Iterator[Progress]:
+    """Raise TimeLimitExceeded(describe()) once the block has gone ``seconds`` without a ``tick()`` of the
+    yielded Progress, or ``seconds`` after ``stopping()`` without returning. A slow agent on a busy
+    machine keeps ticking and is left alone; one that hangs, or ignores its callback, is stopped. Off the
+    main thread it cannot interrupt (see ``time_limit``). An enclosing ``time_limit`` resumes on exit."""
+    progress = Progress()
+    if not can_interrupt() or not math.isfinite(seconds):
+        yield progress
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        idle, how = progress.idle(time.monotonic())
+        if idle >= seconds:
+            raise TimeLimitExceeded(f"{describe()} (stopped after {seconds:g} s {how})")
+        signal.setitimer(signal.ITIMER_REAL, max(seconds - idle, 1e-3))
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    start = time.monotonic()
+    outer_left, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield progress
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - start), 1e-3))

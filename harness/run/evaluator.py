@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from harness.errors import AgentError
-from harness.run.bounds import time_limit
+from harness.run.bounds import stall_limit
 from harness.run.envs import make_env
 from harness.run.spec import EVAL_SEED
 from harness.run.values import Trajectory
@@ -64,8 +64,9 @@ def rollout(
 
 #: Relative tolerance of the bounds check (of the action range): rescaling [-1, 1] costs an ulp or two.
 BOUNDS_RTOL = 1e-5
-#: An evaluation longer than this is stopped as a hanging agent (Minitaur's slowest take minutes).
-EVALUATION_LIMIT_S = 3600.0
+#: An evaluation that goes this long without an action is stopped as a hanging agent (a slow agent on a busy
+#: machine keeps acting and is left alone).
+EVALUATION_LIMIT_S = 600.0
 #: Episode steps at most on an env without a time limit: an agent that never ends one is stopped.
 MAX_EPISODE_STEPS = 100_000
 
@@ -106,7 +107,7 @@ class Evaluator:
         self, env_id: str, n_episodes: int, eval_seed: int, extend_by: int = 0, limit_s: float = EVALUATION_LIMIT_S
     ):
         self.env = make_env(env_id)
-        self.limit_s = limit_s  # an evaluation running longer is stopped as a hanging agent
+        self.limit_s = limit_s  # an evaluation this long without an action is stopped as a hanging agent
         self.steps_run = 0  # env steps taken by every evaluation so far, extended episodes' included
         self.seeds = [eval_seed + i for i in range(n_episodes)]
         spec = self.env.spec
@@ -127,13 +128,19 @@ class Evaluator:
         recorded into it, run on the extended env when there is one; the returns and lengths are still
         those of the episodes up to the time limit, so recording changes no score."""
         returns, lengths = np.zeros(len(self.seeds), dtype=np.float64), np.zeros(len(self.seeds), dtype=np.int64)
-        act = checked(policy, self.env.action_space)
+        checked_act = checked(policy, self.env.action_space)
         where = {"episode": 0}
 
         def doing() -> str:
             return f"evaluation episode {where['episode'] + 1} of {len(self.seeds)} had not ended"
 
-        with time_limit(self.limit_s, doing):
+        with stall_limit(self.limit_s, doing) as progress:
+
+            def act(obs: np.ndarray) -> np.ndarray:
+                action = checked_act(obs)
+                progress.tick()
+                return action
+
             for i, seed in enumerate(self.seeds):
                 where["episode"] = i
                 try:

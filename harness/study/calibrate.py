@@ -17,7 +17,7 @@ from harness.agents import get_arm
 from harness.config.schema import has_learning_starts, learning_starts
 from harness.errors import AgentError, UsageError
 from harness.run import matmul
-from harness.run.bounds import time_limit
+from harness.run.bounds import stall_limit
 from harness.run.diagnostics import RunDiagnostics
 from harness.run.envs import make_env
 from harness.run.evaluator import Evaluator
@@ -27,7 +27,8 @@ RANDOM_STEPS = 200
 WARMUP_STEPS = 20
 #: Training steps a calibration asks for at most: it stops after ``seconds``, or here for fast arms.
 MAX_TRAIN_STEPS = 20_000
-#: A calibration that has not returned after this long is an agent that ignores its callback.
+#: A calibration whose agent goes this long without calling back, or without returning once its
+#: callback returned False, is an agent that hangs or ignores its callback (a slow one keeps calling back).
 LIMIT_S = 60.0
 
 
@@ -75,7 +76,11 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
 
     def counted(step: int) -> bool:
         seen["steps"] = step
-        return on_step(step)
+        progress.tick()
+        go_on = on_step(step)
+        if not go_on:
+            progress.stopping()
+        return go_on
 
     def doing() -> str:
         return (
@@ -83,7 +88,7 @@ def measure(spec: RunSpec, threads: int, seconds: float = 2.0) -> Rates:
             f"reported; its callback returns False after about {seconds:g} s of training)"
         )
 
-    with time_limit(LIMIT_S, doing):
+    with stall_limit(LIMIT_S, doing) as progress:
         agent.learn(total, counted)
     end = (time.perf_counter(), int(agent.num_timesteps))
     env.close()
