@@ -24,6 +24,7 @@ from harness.report.cost import cost_summary, cost_table
 from harness.report.decisions import decisions_section
 from harness.report.html import to_html
 from harness.report.load import RESULT_STATUSES, Study, load_study
+from harness.report.published import published_section
 from harness.report.tables import (
     FEW_RUNS,
     TOO_FEW_TO_CALL,
@@ -63,6 +64,7 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: 
         for env in sorted(study.runs["env"].unique()):
             md += _env_section(study, env, reps, seed, ref)
         md += _aggregate_section(study, reps, seed)
+        md += published_section(study)
         md += value_section(study, reps, seed)
         md += [
             "## Cost per run",
