@@ -52,6 +52,19 @@ class Arm:
         return self.base or self.name
 
     @property
+    def algorithm(self) -> dict[str, Any]:
+        """The published algorithm this arm runs, recorded with each run for the report's published
+        references: rl-zoo3's name (``zoo_algo``), the library whose code runs it, and a variant's
+        settings; empty for an arm without a zoo name (a user's agent, the random baseline)."""
+        if self.zoo_algo is None:
+            return {}
+        return {
+            "name": self.zoo_algo,
+            "library": self.library,
+            **({"settings": dict(self.preset)} if self.preset else {}),
+        }
+
+    @property
     def capabilities(self) -> Capabilities:
         """The optional parts of the contract its agents offer."""
         return Capabilities.of(self.agent_cls) if self.agent_cls is not None else Capabilities()

@@ -83,6 +83,7 @@ def load_study(study_dir: Path) -> Study:
             "finished": timings.finished,
             "tuning_overlap": record.tuning_overlap or _overlap_of_older(record),  # HP=tuned on its own seeds/episodes
             "threads": record.threads,
+            "algorithm": json.dumps(record.algorithm) if record.algorithm else None,  # None: not recorded
             "updates": record.result.updates if record.result else None,
             "critic": record.result.critic if record.result else None,  # what its value estimate is; None: no critic
             "hp_sources": "; ".join(spec["hp_sources"]),

@@ -18,12 +18,13 @@ import pandas as pd
 from harness.config import reference
 from harness.config.budgets import MIN_STEPS, PRESETS
 from harness.errors import UsageError
-from harness.report import cost, plots, stats
+from harness.report import cost, groups, plots, stats
 from harness.report.arms import arm_order
 from harness.report.cost import cost_summary, cost_table
 from harness.report.decisions import decisions_section
 from harness.report.html import to_html
 from harness.report.load import RESULT_STATUSES, Study, load_study
+from harness.report.published import published_section
 from harness.report.tables import (
     FEW_RUNS,
     TOO_FEW_TO_CALL,
@@ -63,6 +64,7 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: 
         for env in sorted(study.runs["env"].unique()):
             md += _env_section(study, env, reps, seed, ref)
         md += _aggregate_section(study, reps, seed)
+        md += published_section(study)
         md += value_section(study, reps, seed)
         md += [
             "## Cost per run",
@@ -74,6 +76,8 @@ def write_report(study_dir: Path, reps: int = 10_000, seed: int = 0, reference: 
         ]
         md += _unfinished(study) + _provenance(study)
         md += ["## Appendix: cost of every run", "", cost_table(study.runs).to_markdown(index=False), ""]
+        for env in sorted(study.runs["env"].unique()):
+            md += _every_pair(study, env, reps, seed)
     if study.problems:
         md += ["## Problems reading results", ""] + [f"- {p}" for p in study.problems] + [""]
     text = "\n".join(md)
@@ -196,14 +200,24 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
             "",
         ]
     versus = ref_arm if ref_arm in finals else arm_order(list(finals))[0]
-    md += [
-        "### Verdict",
-        "",
-        verdict_table(finals, done, versus if len(finals) > 1 else None, reps, seed).to_markdown(index=False),
-        "",
-    ]
+    verdict = verdict_table(finals, done, versus if len(finals) > 1 else None, reps, seed)
     order = arm_order(list(finals))
-    pairs = [f"- {pair_verdict(x, y, finals, reps, seed)}" for i, x in enumerate(order) for y in order[i + 1 :]]
+    many = len(finals) >= groups.MANY_ARMS
+    if many:  # ranked, with the groups the seeds do not separate; pair sentences for the reference only
+        ranking = groups.rank(finals, reps, seed)
+        md += [
+            "### Verdict",
+            "",
+            groups.legend(ranking, fewest),
+            "",
+            groups.ranked(verdict, ranking).to_markdown(index=False),
+            "",
+        ]
+        md += [f"{versus} against each other arm (every pair: the P(X > Y) matrix below and the appendix):", ""]
+        pairs = [f"- {pair_verdict(versus, y, finals, reps, seed)}" for y in order if y != versus]
+    else:
+        md += ["### Verdict", "", verdict.to_markdown(index=False), ""]
+        pairs = [f"- {pair_verdict(x, y, finals, reps, seed)}" for i, x in enumerate(order) for y in order[i + 1 :]]
     md += [*pairs, ""] if pairs else []
     md += [
         "Final score: the mean return of a run's last evaluation; IQM: the mean of the middle 50% of runs; "
@@ -246,14 +260,16 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
     ]
     if len(finals) > 1:
         per_task = {a: [x] for a, x in finals.items()}
-        md += [
-            "### Probability of improvement",
-            "",
-            "Once per pair: P(Y > X) is 1 - P(X > Y).",
-            "",
-            improvement_table(per_task, reps, seed).to_markdown(index=False),
-            "",
-        ]
+        md += ["### Probability of improvement", ""]
+        if not many:
+            md += [
+                "Once per pair: P(Y > X) is 1 - P(X > Y).",
+                "",
+                improvement_table(per_task, reps, seed).to_markdown(index=False),
+                "",
+            ]
+        else:
+            md += [f"Every pair with its 95% CI is in the appendix (*P(X > Y) for every pair on {env}*).", ""]
         if len(finals) > 3:
             matrix = plots.improvement_matrix(per_task, f"{env}: P(row > column)", study.root / f"poi_{env}.png")
             md += [f"![P(X > Y) for every pair on {env}]({matrix.name})", ""]
@@ -275,6 +291,23 @@ def _env_section(study: Study, env: str, reps: int, seed: int, ref_arm: str) -> 
             "",
         ]
     return md
+
+
+def _every_pair(study: Study, env: str, reps: int, seed: int) -> list[str]:
+    """The appendix of an env with many arms: P(X > Y) with its CI for every pair (with fewer arms the
+    table is in the env's section)."""
+    finals = study.finals(env)
+    if len(finals) < groups.MANY_ARMS:
+        return []
+    table = improvement_table({a: [x] for a, x in finals.items()}, reps, seed)
+    return [
+        f"## Appendix: P(X > Y) for every pair on {env}",
+        "",
+        "Once per pair: P(Y > X) is 1 - P(X > Y).",
+        "",
+        table.to_markdown(index=False),
+        "",
+    ]
 
 
 def _aggregate_section(study: Study, reps: int, seed: int) -> list[str]:

@@ -101,6 +101,7 @@ class RunRecord:
     divergence: dict[str, Any] | None = None  # {step, cause}
     resumes: list[dict[str, Any]] = field(default_factory=list)
     tuning_overlap: str | None = None  # HP=tuned values selected on this run's seeds or episodes (in words)
+    algorithm: dict[str, Any] | None = None  # the published algorithm it runs (harness.run.spec.RunSpec.algorithm)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions (relabelled, restarted, ...)
 
     @property
@@ -128,7 +129,7 @@ class RunRecord:
         }
         if self.result is not None:
             out["result"] = dataclasses.asdict(self.result)
-        for key in ("error", "traceback", "divergence", "tuning_overlap"):
+        for key in ("error", "traceback", "divergence", "tuning_overlap", "algorithm"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.resumes:
@@ -165,5 +166,6 @@ class RunRecord:
             divergence=data.get("divergence"),
             resumes=list(data.get("resumes") or []),
             tuning_overlap=data.get("tuning_overlap"),
+            algorithm=data.get("algorithm"),
             extra={k: v for k, v in data.items() if k not in known},
         )

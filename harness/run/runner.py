@@ -264,6 +264,7 @@ def _new_record(spec: RunSpec, threads: int) -> record.RunRecord:
         precision=spec.precision,
         timings=record.Timings(started=_now()),
         tuning_overlap=spec.tuning_overlap,
+        algorithm=dict(spec.algorithm) or None,
     )
 
 

@@ -72,6 +72,10 @@ class RunSpec:
     #: The arithmetic of the gradient updates (harness.agents.precision): one per study, recorded, not part
     #: of the identity (like the matmul backend: a study never mixes them).
     precision: str = field(default="fp32", compare=False)
+    #: The published algorithm the arm runs, for the report's published references: ``{"name": rl-zoo3's
+    #: name (td3), "library": the distribution whose code runs it, "settings": a variant's switches}``;
+    #: empty for an arm without one. Recorded in meta.json, not part of the identity.
+    algorithm: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:

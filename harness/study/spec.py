@@ -98,6 +98,7 @@ class StudySpec:
                             agent_code=code[arm],
                             tuning_overlap=overlap,
                             value_episodes=self.value_episodes,
+                            algorithm=arms[arm].algorithm,
                         )
                     )
         return runs
