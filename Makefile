@@ -22,7 +22,8 @@
 #   make lock                       refresh requirements.lock (the versions make venv installs)
 #   Exit codes: make exits 2 whenever a command fails; a script that must tell a failed check or run (1) from
 #   bad input (2) runs the command make echoes (.venv/bin/python -m harness ...), which exits 0, 1 or 2.
-#   make test / make test-learning / make test-systems (every env family end to end) / make test-stats
+#   make test / make test-learning / make test-long (crash, two processes, distributed tuning end to end)
+#                                   / make test-systems (every env family end to end) / make test-stats
 #                                   (the sequential test's full simulations) / make test-ray
 #                                   (a real local Ray cluster: head and worker nodes on 127.0.0.1)
 SHELL := /bin/bash
@@ -63,7 +64,7 @@ TUNE_ARGS = $(call opt,ENV,--env) $(call opt,ALGO,--algo) $(call opt,TRIALS,--tr
 	$(call opt,SPACE,--space) $(RAY_OPTS) \
 	$(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(call opt,TUNED,--tuned-dir) $(ARGS)
 
-.PHONY: help venv lock compare report tune promote enjoy record check-agent parity validate-precision bench lint test test-learning test-systems test-stats test-ray clean-venv
+.PHONY: help venv lock compare report tune promote enjoy record check-agent parity validate-precision bench lint test test-long test-learning test-systems test-stats test-ray clean-venv
 
 .DEFAULT_GOAL := help
 
@@ -132,7 +133,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(strip -m "not slow and not ray and not systems and not stats" $(ARGS))
+	$(BIN)/python -m pytest $(strip -m "not slow and not ray and not systems and not stats and not long" $(ARGS))
+
+test-long: $(STAMP)
+	$(BIN)/python -m pytest $(strip -m long $(ARGS))
 
 test-learning: $(STAMP)
 	$(BIN)/python -m pytest $(strip -m slow $(ARGS))

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 STEPS, EVAL = 3000, 250
@@ -33,6 +34,7 @@ def run_dir(root, arm):
     return root / "crash" / arm / "Pendulum-v1_0"
 
 
+@pytest.mark.long
 def test_sigkill_then_repeat(tmp_path):
     straight = subprocess.run(compare(tmp_path / "straight"), capture_output=True, text=True, timeout=600)
     assert straight.returncode == 0, straight.stderr

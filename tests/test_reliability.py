@@ -95,6 +95,7 @@ def test_divergence_stops_that_run_and_the_others_go_on(run_cli, tmp_path):
     assert "0 to run, 2 already complete (skipped)" in out
 
 
+@pytest.mark.long
 def test_two_processes_on_one_study_never_run_a_run_twice(tmp_path):
     args = [
         sys.executable,

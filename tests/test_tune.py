@@ -79,6 +79,7 @@ def run_tune(run_cli, tmp_path, *extra):
     )
 
 
+@pytest.mark.long
 def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
     code, _out, err = run_tune(run_cli, tmp_path, "--trials", "3")
     assert code == 0, err

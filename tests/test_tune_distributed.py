@@ -46,6 +46,7 @@ def worker(url, tmp_path):
     )
 
 
+@pytest.mark.long
 def test_killed_worker_trial_is_failed_and_retried(tmp_path):
     with cluster() as url:
         doomed = worker(url, tmp_path)

@@ -26,8 +26,9 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from harness.agents import get_arm
 from harness.agents.precision import autocast
+from harness.config import env_name
 from harness.errors import UsageError
-from harness.report.load import load_study
+from harness.run.results import run_result
 from harness.sequential.test import tost
 from harness.verify import parity
 from harness.verify.conformance import BoxEnv
@@ -170,14 +171,27 @@ def parse_margins(text: str) -> dict[str, float]:
 
 
 def _finals(study_dir: Path) -> pd.DataFrame:
-    study = load_study(study_dir)
-    runs = study.runs
-    if runs.empty or "final_return" not in runs:
+    """env, arm, seed, final_return, precision of every run of ``study_dir`` that is a result of its arm."""
+    if not study_dir.is_dir():
+        raise UsageError(f"no study at {study_dir}")
+    rows = []
+    for meta in sorted(study_dir.glob("*/*/meta.json")):
+        result = run_result(meta.parent)
+        if result is None:
+            continue
+        record, final = result
+        rows.append(
+            {
+                "env": env_name(record.spec["env_id"]),
+                "arm": record.spec["arm"],
+                "seed": record.spec["seed"],
+                "final_return": final.score,
+                "precision": record.precision,
+            }
+        )
+    if not rows:
         raise UsageError(f"{study_dir}: no run with a final score")
-    precisions = set(runs["precision"])
-    return runs.loc[
-        runs["status"].isin(["complete", "diverged"]), ["env", "arm", "seed", "final_return", "precision"]
-    ].assign(study_precision=",".join(sorted(precisions)))
+    return pd.DataFrame(rows)
 
 
 def equivalence(fp32_dir: Path, bf16_dir: Path, margins: Mapping[str, float], alpha: float = 0.05) -> list[Equivalence]:
