@@ -69,3 +69,26 @@ def test_a_bf16_measurement_runs_the_updates_in_bf16(monkeypatch):
     monkeypatch.setattr(TD3, "set_precision", lambda self, precision: seen.append(precision))
     bench.measure("td3", {}, "Pendulum-v1", warmup=100, steps=20, threads=1, seed=0, precision="bf16")
     assert seen == ["bf16"]
+
+
+def test_a_rate_per_cpu_second_counts_the_process_work_not_the_wait(monkeypatch):
+    import time
+
+    clock = {"wall": 0.0, "cpu": 0.0}
+
+    def wall():  # the wall-clock runs four times faster than the process's CPU time: a busy machine
+        clock["wall"] += 4e-3
+        return clock["wall"]
+
+    def cpu():
+        clock["cpu"] += 1e-3
+        return clock["cpu"]
+
+    monkeypatch.setattr(time, "perf_counter", wall)
+    monkeypatch.setitem(bench.CLOCKS, "wall", wall)
+    monkeypatch.setitem(bench.CLOCKS, "cpu", cpu)
+    rates = {
+        c: bench.measure("td3", {}, "Pendulum-v1", warmup=100, steps=20, threads=1, seed=0, clock=c)
+        for c in bench.CLOCKS
+    }
+    assert rates["cpu"] == pytest.approx(4 * rates["wall"])

@@ -69,7 +69,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(
         f"{env_id}: {args.steps} timed steps after {args.warmup} random ones, {args.rounds} alternating rounds; "
         f"threads {', '.join(map(str, threads))}; torch {torch.__version__}, "
-        f"{platform.processor() or platform.machine()}, {cores} cores",
+        f"{platform.processor() or platform.machine()}, {cores} cores; rates per second of "
+        f"{'wall-clock' if args.clock == 'wall' else 'CPU time'}",
         flush=True,
     )
     print(choice.describe() + ("" if sbx else "; SBX not measured (make venv EXTRAS=dev,sbx)"), flush=True)
@@ -83,6 +84,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sbx,
         say=lambda line: print(line, flush=True),
         bf16=not args.no_bf16,
+        clock=args.clock,
     )
     floor = bench.matmul_floor(env_id, choice.backend)
     for line in bench.summary(rates, env_id, choice.backend, floor):

@@ -260,6 +260,13 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     b.add_argument("--threads", help="thread counts, comma-separated (default: 1 and all cores)")
     b.add_argument("--no-sbx", action="store_true", help="leave SBX out even when the sbx extra is installed")
     b.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="rates per second of wall-clock (default) or of the process's CPU time, which other work on a busy "
+        "machine does not inflate (at one thread the two agree on a quiet one)",
+    )
+    b.add_argument(
         "--no-bf16", action="store_true", help="leave out the rows with the updates at bf16 (PRECISION=bf16)"
     )
     add_matmul_option(b)

@@ -48,6 +48,9 @@ LOGGED = {"td3 uniform 1-step, TensorBoard": "td3 uniform 1-step", "sb3-td3, Ten
 #: bf16 variant -> its fp32 variant. Measured at the fewest threads.
 BF16 = {"td3 uniform 1-step, bf16": "td3 uniform 1-step", "sb3-td3, bf16": "sb3-td3"}
 SBX = "sbx-td3 (JAX)"
+#: What a rate is per second of: wall-clock, or the process's CPU time (user + system, every thread), which
+#: other work on the machine does not inflate as it does wall-clock.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 #: A measurement: (variant, torch threads, matmul backend; "jax" for SBX).
 Key = tuple[str, int, str]
 
@@ -63,10 +66,12 @@ def measure(
     backend: str = "default",
     tensorboard: bool = False,
     precision: str = "fp32",
+    clock: str = "wall",
 ) -> float:
     """Env steps per second of ``steps`` learning steps after ``warmup`` random ones; ``tensorboard``:
     with the agent's training scalars logged to an event file (in a temporary directory); ``precision``:
-    of the gradient updates."""
+    of the gradient updates; ``clock``: per second of wall-clock or of the process's CPU time (``CLOCKS``)."""
+    now = CLOCKS[clock]
     torch.set_num_threads(threads)
     previous = matmul.current()
     matmul.apply(backend)
@@ -84,11 +89,11 @@ def measure(
 
     def on_step(step: int) -> bool:
         if step == warmup:
-            marks["start"] = time.perf_counter()
+            marks["start"] = now()
         return True
 
     agent.learn(warmup + steps, on_step)
-    elapsed = time.perf_counter() - marks["start"]
+    elapsed = now() - marks["start"]
     env.close()
     if logger is not None and logdir is not None:
         logger.close()
@@ -119,12 +124,12 @@ def sbx_kwargs(env_id: str) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in accepted}
 
 
-def measure_sbx(env_id: str, warmup: int, steps: int, threads: int, seed: int) -> float:
+def measure_sbx(env_id: str, warmup: int, steps: int, threads: int, seed: int, clock: str = "wall") -> float:
     """SBX TD3's env steps/s, measured in a subprocess whose XLA uses ``threads`` threads."""
     env = dict(os.environ)
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    args = json.dumps({"env_id": env_id, "warmup": warmup, "steps": steps, "seed": seed})
+    args = json.dumps({"env_id": env_id, "warmup": warmup, "steps": steps, "seed": seed, "clock": clock})
     proc = subprocess.run(
         [sys.executable, "-m", "harness.run.bench", args],
         capture_output=True,
@@ -138,14 +143,14 @@ def measure_sbx(env_id: str, warmup: int, steps: int, threads: int, seed: int) -
     return float(proc.stdout.strip().splitlines()[-1])
 
 
-def _sbx_worker(env_id: str, warmup: int, steps: int, seed: int) -> float:
+def _sbx_worker(env_id: str, warmup: int, steps: int, seed: int, clock: str = "wall") -> float:
     import sbx
     from stable_baselines3.common.callbacks import BaseCallback
 
     class Mark(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps == warmup:
-                marks["start"] = time.perf_counter()
+                marks["start"] = CLOCKS[clock]()
             return True
 
     marks: dict[str, float] = {}
@@ -153,7 +158,7 @@ def _sbx_worker(env_id: str, warmup: int, steps: int, seed: int) -> float:
     kwargs = {**sbx_kwargs(env_id), "learning_starts": warmup}
     model = sbx.TD3("MlpPolicy", env, seed=seed, verbose=0, **kwargs)
     model.learn(warmup + steps, callback=Mark())
-    return steps / (time.perf_counter() - marks["start"])
+    return steps / (CLOCKS[clock]() - marks["start"])
 
 
 def matmul_floor(env_id: str, backend: str, threads: int = 1, updates: int = 100) -> tuple[float, float]:
@@ -217,6 +222,7 @@ def run(
     sbx: bool,
     say: Callable[[str], None] = print,
     bf16: bool = True,
+    clock: str = "wall",
 ) -> dict[Key, list[float]]:
     """Steps/s per measurement and round; each round alternates every (variant, threads, backend)."""
     keys: list[Key] = [(v, t, b) for t in threads for b in backends for v in VARIANTS]
@@ -230,18 +236,23 @@ def run(
         for key in keys:
             variant, n, backend = key
             if variant == SBX:
-                rate = measure_sbx(env_id, warmup, steps, n, seed=r)
+                rate = measure_sbx(env_id, warmup, steps, n, seed=r, clock=clock)
             elif variant in LOGGED:
                 arm, overrides = VARIANTS[LOGGED[variant]]
-                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, tensorboard=True)
+                rate = measure(
+                    arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, tensorboard=True, clock=clock
+                )
             elif variant in BF16:
                 arm, overrides = VARIANTS[BF16[variant]]
-                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, precision="bf16")
+                rate = measure(
+                    arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, precision="bf16", clock=clock
+                )
             else:
                 arm, overrides = VARIANTS[variant]
-                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend)
+                rate = measure(arm, overrides, env_id, warmup, steps, n, seed=r, backend=backend, clock=clock)
             rates[key].append(rate)
-            say(f"round {r + 1}/{rounds}  {_label(key):<44} {rate:7.1f} env steps/s")
+            unit = "env steps/s" if clock == "wall" else "env steps per CPU-second"
+            say(f"round {r + 1}/{rounds}  {_label(key):<44} {rate:7.1f} {unit}")
     return rates
 
 
@@ -323,4 +334,4 @@ def buffer_megabytes(env_id: str, capacity: int = 1_000_000) -> dict[str, float]
 
 if __name__ == "__main__":  # the SBX subprocess of measure_sbx
     spec = json.loads(sys.argv[1])
-    print(_sbx_worker(spec["env_id"], spec["warmup"], spec["steps"], spec["seed"]))
+    print(_sbx_worker(spec["env_id"], spec["warmup"], spec["steps"], spec["seed"], spec.get("clock", "wall")))
