@@ -176,3 +176,22 @@ def test_check_agent_stops_an_agent_that_overruns_or_hangs(monkeypatch):
     assert time.monotonic() - t0 < 30
     shapes = next(c for c in rows if c.name.startswith("actions have the env's shape"))
     assert shapes.status == "FAIL" and "had not returned (stopped after 1 s)" in shapes.detail
+
+
+@pytest.mark.parametrize("arm", ["td3", "sb3-td3"])
+def test_a_study_under_a_relative_results_root_finds_the_saved_model(tmp_path, monkeypatch, arm):
+    """make compare writes under `results`, a path relative to the working directory, and so are the paths
+    an agent's save() returns: the check after save must find them there, not under the run directory again."""
+    from pathlib import Path
+
+    from harness.run.runner import execute
+    from harness.study.spec import StudySpec
+
+    monkeypatch.chdir(tmp_path)
+    spec = StudySpec("rel", ("Pendulum-v1",), (arm,), (0,), steps=300, eval_freq=150, eval_episodes=1).expand()[0]
+    summary = execute(spec, Path("results"))
+    assert summary["status"] == "complete", summary.get("error")
+    assert (
+        spec.run_dir(Path("results"))
+        / json.loads((spec.run_dir(Path("results")) / "meta.json").read_text())["result"]["model"]
+    ).is_file()

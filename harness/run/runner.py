@@ -527,8 +527,8 @@ def _saved(path: Any, run_dir: Path) -> Path:
     if not isinstance(path, (str, Path)):
         raise AgentError(f"save() returned {path!r}, not the path of the file it wrote")
     path = Path(path)
-    if not path.is_absolute():
-        path = run_dir / path
+    if not path.is_absolute() and not path.is_file():
+        path = run_dir / path  # a name relative to the run directory; otherwise relative to the working one
     if not path.is_file() or path.stat().st_size == 0:
         raise AgentError(
             f"save() returned {path}, but {'that file is empty' if path.is_file() else 'no such file exists'}"
