@@ -87,7 +87,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         clock=args.clock,
     )
     floor = bench.matmul_floor(env_id, choice.backend)
-    for line in bench.summary(rates, env_id, choice.backend, floor):
+    unit = "env steps/s" if args.clock == "wall" else "env steps per CPU-second"
+    for line in bench.summary(rates, env_id, choice.backend, floor, unit):
         print(line)
     return 0
 

@@ -267,7 +267,13 @@ def paired_ratio(rates: dict[Any, list[float]], variant: Any, reference: Any) ->
     return statistics.median(a / b for a, b in zip(rates[variant], rates[reference], strict=True))
 
 
-def summary(rates: dict[Key, list[float]], env_id: str, chosen: str, floor: tuple[float, float] | None) -> list[str]:
+def summary(
+    rates: dict[Key, list[float]],
+    env_id: str,
+    chosen: str,
+    floor: tuple[float, float] | None,
+    unit: str = "env steps/s",
+) -> list[str]:
     """The table ``make bench`` ends with: each measurement's median and its ratio to SB3's TD3 on the
     default backend at the same threads, the cost of PER + 3-step returns, the matmul floor, replay
     memory, and last ``speedup_vs_sb3: <ratio>`` (ours vs SB3, one thread, both on ``chosen``)."""
@@ -275,7 +281,7 @@ def summary(rates: dict[Key, list[float]], env_id: str, chosen: str, floor: tupl
     for key, values in rates.items():
         reference = ("sb3-td3", key[1], "default")
         lines.append(
-            f"median  {_label(key):<44} {statistics.median(values):7.1f} env steps/s  "
+            f"median  {_label(key):<44} {statistics.median(values):7.1f} {unit}  "
             f"({paired_ratio(rates, key, reference):.2f}x sb3-td3 default)"
         )
     one = min(k[1] for k in rates)
@@ -298,7 +304,7 @@ def summary(rates: dict[Key, list[float]], env_id: str, chosen: str, floor: tupl
     halved = [(v, base) for v, base in BF16.items() if (v, one, chosen) in rates and (base, one, chosen) in rates]
     if halved:
         gains = [f"{base} {paired_ratio(rates, (v, one, chosen), (base, one, chosen)):.2f}x" for v, base in halved]
-        lines.append(f"bf16 updates vs fp32 ({chosen}, {one} thread): {', '.join(gains)} env steps/s")
+        lines.append(f"bf16 updates vs fp32 ({chosen}, {one} thread): {', '.join(gains)} {unit}")
     for n in sorted({k[1] for k in rates}):
         if (SBX, n, "jax") in rates and ("td3 uniform 1-step", n, chosen) in rates:
             ratio = paired_ratio(rates, ("td3 uniform 1-step", n, chosen), (SBX, n, "jax"))
