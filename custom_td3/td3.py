@@ -34,10 +34,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -50,6 +50,9 @@ from custom_td3.nstep import NStepAccumulator
 from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from custom_td3.schedules import SCHEDULES, episode_step_cap
 from custom_td3.serialization import compact, safe_load
+
+if TYPE_CHECKING:
+    from custom_td3.group import TD3Group
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -119,6 +122,21 @@ class TD3:
         self._beta = c.per_beta0  # PER's importance-sampling exponent of the current round
         self.logger: ScalarLogger | None = None
         self.precision = "fp32"  # of the gradient updates (set_precision); not saved
+
+    @classmethod
+    def group(
+        cls,
+        envs: Sequence[gym.Env],
+        config: TD3Config | None,
+        seeds: Sequence[int],
+        device: str | torch.device = "cpu",
+        products: str = "batched",
+    ) -> TD3Group:
+        """K agents, member k ``TD3(envs[k], config, seeds[k], device)``, trained in lockstep by one batched
+        update (``group.py``); ``products="loop"`` runs each member's own ``train()`` instead."""
+        from custom_td3.group import TD3Group
+
+        return TD3Group.create(envs, config, seeds, device, products)
 
     # ------------------------------------------------------------------ the update
     def train(self, batch: Batch) -> dict[str, torch.Tensor]:
