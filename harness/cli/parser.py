@@ -258,6 +258,11 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; the median is reported")
     b.add_argument("--threads", help="thread counts, comma-separated (default: 1 and all cores)")
     b.add_argument("--no-sbx", action="store_true", help="leave SBX out even when the sbx extra is installed")
+    b.add_argument(
+        "--groups",
+        help="seed-group sizes, comma-separated (e.g. 1,4): measure our TD3's seed groups instead, total and per "
+        "member env steps/s on the CPU at the fewest --threads (groups are for GPUs; docs/speed.md)",
+    )
     add_matmul_option(b)
 
     t = sub.add_parser(
