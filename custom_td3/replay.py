@@ -101,9 +101,13 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, beta: float = 1.0) -> Batch:
         """``batch_size`` transitions drawn uniformly with replacement; weights are ones, beta unused."""
+        return self._gather(*self.draw(batch_size, beta))
+
+    def draw(self, batch_size: int, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """What ``sample`` draws, before it gathers: slots (B,) int64 and importance weights (B, 1) float32."""
         self._check_sample(batch_size)
         indices = self.rng.integers(0, self.size, size=batch_size)
-        return self._gather(indices, np.ones((batch_size, 1), dtype=np.float32))
+        return indices, np.ones((batch_size, 1), dtype=np.float32)
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """Uniform replay keeps no priorities: nothing to do."""
@@ -195,9 +199,9 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def _on_add(self, slot: int) -> None:
         self.tree.update(np.array([slot]), self.max_priority**self.alpha)
 
-    def sample(self, batch_size: int, beta: float = 1.0) -> Batch:
-        """``batch_size`` transitions, stratified: [0, total) is split into batch_size equal
-        segments and one prefix sum is drawn uniformly in each.
+    def draw(self, batch_size: int, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """``batch_size`` slots, stratified: [0, total) is split into batch_size equal segments and one
+        prefix sum is drawn uniformly in each; ``sample`` gathers them.
 
         Weights are w_i = (N * P(i)) ** -beta divided by the largest w in the batch, N = len(self).
         """
@@ -212,7 +216,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         probabilities = self.tree.get(indices) / total
         weights = (self.size * probabilities) ** -beta
         weights /= weights.max()
-        return self._gather(indices, weights.astype(np.float32).reshape(-1, 1))
+        return indices, weights.astype(np.float32).reshape(-1, 1)
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """Set p_i = (|td_error_i| + eps) ** alpha for slots ``indices`` (B,); td_errors (B,) or (B, 1).
@@ -243,3 +247,18 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree = SumTree(self.capacity)
         self.tree.update(np.arange(self.size), state["priorities"])
         self.max_priority = float(state["max_priority"])
+
+
+def stack_batches(buffers: list[ReplayBuffer], draws: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
+    """One Batch with a leading member axis from K buffers and what each drew (``draw``): tensors
+    (K, B, ...) on the first buffer's device, made with one host-to-device copy per field; indices (K, B)."""
+    device = buffers[0].device
+
+    def tensor(arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(arrays)).to(device)
+
+    fields = {
+        f: tensor([getattr(b, f)[idx] for b, (idx, _) in zip(buffers, draws, strict=True)])
+        for f in ReplayBuffer._FIELDS
+    }
+    return Batch(**fields, weights=tensor([w for _, w in draws]), indices=np.stack([idx for idx, _ in draws]))

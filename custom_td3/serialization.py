@@ -4,6 +4,7 @@ RNG states). A file that needs anything else is refused by torch with an error n
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,3 +31,22 @@ def safe_load(file: str | Path | IO[bytes], map_location: str | torch.device | N
     """``torch.load(file)`` restricted to tensors, plain Python data and numpy arrays."""
     with torch.serialization.safe_globals(SAFE_GLOBALS):
         return torch.load(file, map_location=map_location, weights_only=True)
+
+
+def compact(tree: Any) -> Any:
+    """``tree`` (nested dicts and lists, as a state_dict) with every tensor that views a larger storage
+    copied to its own: ``torch.save`` writes a view's whole storage, which for a member of a seed group
+    is every member's. A tree with no such tensor (the single agent's) is returned as it is."""
+    if isinstance(tree, torch.Tensor):
+        return tree.clone() if tree.untyped_storage().nbytes() > tree.nbytes else tree
+    if isinstance(tree, dict):
+        items = {k: compact(v) for k, v in tree.items()}
+        if all(items[k] is v for k, v in tree.items()):
+            return tree
+        out = copy.copy(tree)  # keeps a module state_dict's _metadata
+        out.update(items)
+        return out
+    if isinstance(tree, list):
+        values = [compact(v) for v in tree]
+        return tree if all(a is b for a, b in zip(values, tree, strict=True)) else values
+    return tree

@@ -34,10 +34,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -49,7 +49,10 @@ from custom_td3.noisy import NoisyLinear, perturbed
 from custom_td3.nstep import NStepAccumulator
 from custom_td3.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from custom_td3.schedules import SCHEDULES, episode_step_cap
-from custom_td3.serialization import safe_load
+from custom_td3.serialization import compact, safe_load
+
+if TYPE_CHECKING:
+    from custom_td3.group import TD3Group
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -119,6 +122,21 @@ class TD3:
         self._beta = c.per_beta0  # PER's importance-sampling exponent of the current round
         self.logger: ScalarLogger | None = None
         self.precision = "fp32"  # of the gradient updates (set_precision); not saved
+
+    @classmethod
+    def group(
+        cls,
+        envs: Sequence[gym.Env],
+        config: TD3Config | None,
+        seeds: Sequence[int],
+        device: str | torch.device = "cpu",
+        products: str = "batched",
+    ) -> TD3Group:
+        """K agents, member k ``TD3(envs[k], config, seeds[k], device)``, trained in lockstep by one batched
+        update (``group.py``); ``products="loop"`` runs each member's own ``train()`` instead."""
+        from custom_td3.group import TD3Group
+
+        return TD3Group.create(envs, config, seeds, device, products)
 
     # ------------------------------------------------------------------ the update
     def train(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -226,11 +244,14 @@ class TD3:
         return self._scale(self._normalized_action(obs, explore=not deterministic))
 
     def _normalized_action(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        c = self.config
-        with torch.no_grad(), self._actor_noise(explore and c.noisy_nets):
+        with torch.no_grad(), self._actor_noise(explore and self.config.noisy_nets):
             x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(1, -1)
             action: np.ndarray = self.actor(x)[0].cpu().numpy()
-        if explore and c.noise_type == "normal":
+        return self._with_action_noise(action) if explore else action
+
+    def _with_action_noise(self, action: np.ndarray) -> np.ndarray:
+        """The actor's normalized ``action`` plus the Gaussian exploration noise, if it is on, clipped to [-1, 1]."""
+        if self.config.noise_type == "normal":
             action = np.clip(action + self.rng.normal(0.0, self.exploration_std(), action.shape), -1.0, 1.0)
         return action
 
@@ -254,42 +275,65 @@ class TD3:
 
         ``callback(num_timesteps)`` runs after every env step; returning False stops here.
         """
-        c = self.config
         self._total_steps = max(total_steps, 1)
         while self.num_timesteps < total_steps:
-            if self._obs is None:
-                self._obs, _ = self.env.reset()
-            if self.num_timesteps < c.learning_starts:
-                action = self.rng.uniform(-1.0, 1.0, self.action_low.shape).astype(np.float32)
-            else:
-                action = self._normalized_action(self._obs, explore=True)
-            next_obs, reward, terminated, truncated, _ = self.env.step(self._scale(action))
-            self.num_timesteps += 1
-            self.rollout_steps += 1
-            self.episode_steps += 1
-            truncated = truncated or self._episode_cap_reached()
-            for t in self.nstep.push(self._obs, action, float(reward), next_obs, terminated, truncated):
-                self.buffer.add(*t)
-            episode_over = terminated or truncated
-            self._obs = None if episode_over else next_obs
-            if episode_over:
-                self.num_episodes += 1
-                self.episode_steps = 0
-
-            due = (
-                self.num_timesteps % c.train_freq == 0
-                if c.train_freq_unit == "step"
-                else episode_over and self.num_episodes % c.train_freq == 0
-            )
-            if due:  # a rollout ends: train as SB3 does, gradient_steps -1 meaning one per step of this rollout
-                # n-step windows reach the buffer n-1 steps late: never train on an empty buffer.
-                if self.num_timesteps > c.learning_starts and len(self.buffer) > 0:
-                    self._train_round(self.rollout_steps if c.gradient_steps == -1 else c.gradient_steps)
-                self.rollout_steps = 0
+            self._begin_step()
+            assert self._obs is not None
+            action = self._random_action() if self.in_warmup else self._normalized_action(self._obs, explore=True)
+            gradient_steps = self._gradient_steps_due(self._step(action))
+            if gradient_steps:
+                self._train_round(gradient_steps)
             # Last in the step, so a stop here leaves nothing of this step undone.
             if callback is not None and not callback(self.num_timesteps):
                 break
         return self
+
+    # The steps of ``learn``, one env step at a time; a seed group (``group.py``) runs them per member.
+    def _begin_step(self) -> None:
+        """Start a new episode if the last one is over."""
+        if self._obs is None:
+            self._obs, _ = self.env.reset()
+
+    @property
+    def in_warmup(self) -> bool:
+        """The next action is a uniform random one (``learning_starts`` not reached)."""
+        return self.num_timesteps < self.config.learning_starts
+
+    def _random_action(self) -> np.ndarray:
+        return self.rng.uniform(-1.0, 1.0, self.action_low.shape).astype(np.float32)
+
+    def _step(self, action: np.ndarray) -> bool:
+        """Step the env with the normalized ``action`` and store the transitions; True if the episode ended."""
+        next_obs, reward, terminated, truncated, _ = self.env.step(self._scale(action))
+        self.num_timesteps += 1
+        self.rollout_steps += 1
+        self.episode_steps += 1
+        truncated = truncated or self._episode_cap_reached()
+        assert self._obs is not None
+        for t in self.nstep.push(self._obs, action, float(reward), next_obs, terminated, truncated):
+            self.buffer.add(*t)
+        episode_over = bool(terminated or truncated)
+        self._obs = None if episode_over else next_obs
+        if episode_over:
+            self.num_episodes += 1
+            self.episode_steps = 0
+        return episode_over
+
+    def _gradient_steps_due(self, episode_over: bool) -> int:
+        """Gradient steps to run after this env step: 0 unless a rollout ends here (then the rollout restarts)."""
+        c = self.config
+        due = (
+            self.num_timesteps % c.train_freq == 0
+            if c.train_freq_unit == "step"
+            else episode_over and self.num_episodes % c.train_freq == 0
+        )
+        if not due:
+            return 0
+        # A rollout ends: train as SB3 does, gradient_steps -1 meaning one per step of this rollout.
+        steps = self.rollout_steps if c.gradient_steps == -1 else c.gradient_steps
+        self.rollout_steps = 0
+        # n-step windows reach the buffer n-1 steps late: never train on an empty buffer.
+        return steps if self.num_timesteps > c.learning_starts and len(self.buffer) > 0 else 0
 
     def _episode_cap_reached(self) -> bool:
         """The curriculum ends this episode here: a truncation, so its last transition is bootstrapped."""
@@ -297,6 +341,12 @@ class TD3:
         return schedule is not None and self.episode_steps >= episode_step_cap(schedule, self.num_episodes)
 
     def _train_round(self, gradient_steps: int) -> None:
+        beta = self._start_round()
+        for _ in range(gradient_steps):
+            self.train(self.buffer.sample(self.config.batch_size, beta))
+
+    def _start_round(self) -> float:
+        """Set this round's learning rate (``lr_schedule``) and return PER's beta, both from the run's progress."""
         c = self.config
         progress = min(1.0, self.num_timesteps / self._total_steps)
         if c.lr_schedule == "linear":
@@ -305,8 +355,7 @@ class TD3:
                     group["lr"] = c.learning_rate * (1.0 - progress)
         beta = c.per_beta0 + (1.0 - c.per_beta0) * progress  # annealed to 1 by the end of the run
         self._beta = beta
-        for _ in range(gradient_steps):
-            self.train(self.buffer.sample(c.batch_size, beta))
+        return beta
 
     # ------------------------------------------------------------------ health
     @property
@@ -332,7 +381,7 @@ class TD3:
         torch.save(
             {
                 "config": dataclasses.asdict(self.config),
-                "actor": self.actor.state_dict(),
+                "actor": compact(self.actor.state_dict()),
                 "action_low": self.action_low,
                 "action_high": self.action_high,
             },
@@ -356,14 +405,15 @@ class TD3:
         episode boundary (the environment's own RNG is saved; its physics state cannot be).
         """
         env_rng = getattr(self.env.unwrapped, "np_random", None)
+        # compact: a member of a seed group holds views into its group's stacked tensors (group.py).
         return {
             "config": dataclasses.asdict(self.config),
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "actor_target": self.actor_target.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "actor_optimizer": self.actor_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "actor": compact(self.actor.state_dict()),
+            "critic": compact(self.critic.state_dict()),
+            "actor_target": compact(self.actor_target.state_dict()),
+            "critic_target": compact(self.critic_target.state_dict()),
+            "actor_optimizer": compact(self.actor_optimizer.state_dict()),
+            "critic_optimizer": compact(self.critic_optimizer.state_dict()),
             "buffer": self.buffer.state_dict(),
             "nstep": self.nstep.state_dict(),
             "rng": self.rng.bit_generator.state,

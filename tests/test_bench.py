@@ -92,3 +92,17 @@ def test_a_rate_per_cpu_second_counts_the_process_work_not_the_wait(monkeypatch)
         for c in bench.CLOCKS
     }
     assert rates["cpu"] == pytest.approx(4 * rates["wall"])
+
+
+def test_group_summary_gives_totals_per_member_and_paired_ratios():
+    rates = {1: [50.0, 40.0, 60.0], 4: [100.0, 120.0, 90.0]}  # ratios 2.0, 3.0, 1.5 -> 2.0
+    lines = [" ".join(line.split()) for line in bench.group_summary(rates, 1, "default")]
+    assert lines[0] == (
+        "median seed group of 1 50.0 env steps/s in total, 50.0 per member (1.00x the total of 1; cpu, 1 thread, default)"
+    )
+    assert lines[1].startswith("median seed group of 4 100.0 env steps/s in total, 25.0 per member (2.00x the total")
+
+
+def test_a_seed_group_is_measured_per_member_and_in_total():
+    rate = bench.measure_group("Pendulum-v1", 2, warmup=100, steps=20, threads=1, seed=0)
+    assert rate > 0

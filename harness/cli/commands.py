@@ -58,6 +58,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads: expected positive integers, comma-separated, got {args.threads!r}") from None
     if min(threads) < 1:
         raise UsageError(f"--threads: expected positive integers, got {args.threads!r}")
+    if args.groups:
+        return _bench_groups(args, env_id, threads)
     config = resolve(get_arm("td3"), env_id).config
     env = make_env(env_id)
     obs_dim, act_dim = int(np.prod(env.observation_space.shape or ())), int(np.prod(env.action_space.shape or ()))
@@ -89,6 +91,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     floor = bench.matmul_floor(env_id, choice.backend)
     unit = "env steps/s" if args.clock == "wall" else "env steps per CPU-second"
     for line in bench.summary(rates, env_id, choice.backend, floor, unit):
+        print(line)
+    return 0
+
+
+def _bench_groups(args: argparse.Namespace, env_id: str, threads: list[int]) -> int:
+    """``bench --groups 1,4``: seed groups of our TD3 on the CPU, on the default matmul backend."""
+    import platform
+
+    import torch
+
+    from harness.run import bench
+
+    try:
+        sizes = sorted({int(k) for k in parse_list(args.groups, "--groups")})
+    except ValueError:
+        raise UsageError(f"--groups: expected positive integers, comma-separated, got {args.groups!r}") from None
+    if min(sizes) < 1:
+        raise UsageError(f"--groups: expected positive integers, got {args.groups!r}")
+    n = min(threads)
+    print(
+        f"{env_id}: seed groups of {', '.join(map(str, sizes))} members of our TD3 (uniform, 1-step), {args.steps} "
+        f"timed lockstep steps after {args.warmup} random ones, {args.rounds} alternating rounds; {n} thread"
+        f"{'s' if n > 1 else ''}; torch {torch.__version__}, {platform.processor() or platform.machine()}, on the "
+        "CPU: groups are meant for a GPU (on a CPU a batched product is no faster than K single ones)",
+        flush=True,
+    )
+    rates = bench.run_groups(
+        env_id, sizes, args.steps, args.warmup, args.rounds, n, "default", say=lambda line: print(line, flush=True)
+    )
+    for line in bench.group_summary(rates, n, "default"):
         print(line)
     return 0
 

@@ -269,6 +269,11 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     b.add_argument(
         "--no-bf16", action="store_true", help="leave out the rows with the updates at bf16 (PRECISION=bf16)"
     )
+    b.add_argument(
+        "--groups",
+        help="seed-group sizes, comma-separated (e.g. 1,4): measure our TD3's seed groups instead, total and per "
+        "member env steps/s on the CPU at the fewest --threads (groups are for GPUs; docs/speed.md)",
+    )
     add_matmul_option(b)
 
     t = sub.add_parser(

@@ -102,6 +102,81 @@ def measure(
     return steps / elapsed
 
 
+def measure_group(
+    env_id: str,
+    members: int,
+    warmup: int,
+    steps: int,
+    threads: int,
+    seed: int,
+    backend: str = "default",
+    products: str = "batched",
+) -> float:
+    """Env steps per second, all members together, of a seed group of ``members`` of our TD3 (uniform
+    replay, 1-step, the env's resolved settings) over ``steps`` lockstep learning steps after ``warmup``
+    random ones; member k has seed ``seed + k``. On the CPU device: what this machine can measure."""
+    from custom_td3 import TD3
+
+    torch.set_num_threads(threads)
+    previous = matmul.current()
+    matmul.apply(backend)
+    config = resolve.resolve(get_arm("td3"), env_id).config
+    config = dataclasses.replace(config, learning_starts=warmup, prioritized=False, n_steps=1)
+    envs = [make_env(env_id) for _ in range(members)]
+    group = TD3.group(envs, config, [seed + k for k in range(members)], "cpu", products)
+    marks: dict[str, float] = {}
+
+    def on_step(k: int, step: int) -> bool:
+        if k == 0 and step == warmup:
+            marks["start"] = time.perf_counter()
+        return True
+
+    group.learn(warmup + steps, on_step)
+    elapsed = time.perf_counter() - marks["start"]
+    for env in envs:
+        env.close()
+    matmul.apply(previous)
+    return members * steps / elapsed
+
+
+def run_groups(
+    env_id: str,
+    sizes: Sequence[int],
+    steps: int,
+    warmup: int,
+    rounds: int,
+    threads: int,
+    backend: str,
+    say: Callable[[str], None] = print,
+) -> dict[int, list[float]]:
+    """Total env steps/s of a seed group of each size in ``sizes``, per round (alternating within a round)."""
+    rates: dict[int, list[float]] = {k: [] for k in sizes}
+    for r in range(rounds):
+        for k in sizes:
+            rate = measure_group(env_id, k, warmup, steps, threads, seed=r, backend=backend)
+            rates[k].append(rate)
+            say(
+                f"round {r + 1}/{rounds}  seed group of {k:<3} {rate:7.1f} env steps/s in total, "
+                f"{rate / k:7.1f} per member"
+            )
+    return rates
+
+
+def group_summary(rates: dict[int, list[float]], threads: int, backend: str) -> list[str]:
+    """Per group size: the median total and per-member env steps/s, and the total against the smallest
+    group's (paired by round), the figure a seed group exists to raise."""
+    base = min(rates)
+    lines = []
+    for k, values in rates.items():
+        total = statistics.median(values)
+        lines.append(
+            f"median  seed group of {k:<3} {total:7.1f} env steps/s in total, {total / k:7.1f} per member  "
+            f"({paired_ratio(rates, k, base):.2f}x the total of {base}; cpu, {threads} thread"
+            f"{'s' if threads > 1 else ''}, {backend})"
+        )
+    return lines
+
+
 def sbx_available() -> bool:
     """Whether SBX and JAX are installed (``make venv EXTRAS=dev,sbx``)."""
     return importlib.util.find_spec("sbx") is not None and importlib.util.find_spec("jax") is not None
