@@ -52,6 +52,7 @@ def test_one_member_in_loop_mode_is_the_single_agent_bit_for_bit():
     assert group.members[0].num_updates == alone.num_updates == 200
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     "options",
     [dict(), dict(prioritized=True), dict(n_steps=3), dict(noisy_nets=True, noise_type=None)],
@@ -79,6 +80,7 @@ def test_batched_updates_equal_each_members_own_train_on_the_same_minibatches(op
             assert b.buffer.tree.nodes.max() > 0 and len(np.unique(b.buffer.tree.get(np.arange(200)))) > 10
 
 
+@pytest.mark.long
 def test_each_member_learns_what_its_seed_learns_alone_uniform_3_step():
     config = TD3Config(**SMALL, n_steps=3)
     alone = [single(k, config).learn(400) for k in range(3)]
@@ -90,6 +92,7 @@ def test_each_member_learns_what_its_seed_learns_alone_uniform_3_step():
     assert not torch.equal(group.members[0].actor.mu[0].weight, group.members[1].actor.mu[0].weight)
 
 
+@pytest.mark.long
 def test_each_member_learns_what_its_seed_learns_alone_per_3_step(monkeypatch):
     """PER + 3-step over 300 updates. Two things make runs that differ by fp32 rounding part ways, in a
     group or between two matmul backends alike: a priority moved by ~1e-7 eventually picks another slot
@@ -145,6 +148,7 @@ def test_a_diverging_member_is_recorded_and_the_others_go_on():
         assert_close(group.members[k], single(k, config, ids[k]).learn(400))
 
 
+@pytest.mark.long
 def test_the_callback_stops_one_member_and_a_later_call_continues_it():
     config = TD3Config(**SMALL)
     group = TD3.group([env(k) for k in range(3)], config, range(3))
