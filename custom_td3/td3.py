@@ -122,6 +122,7 @@ class TD3:
         self._beta = c.per_beta0  # PER's importance-sampling exponent of the current round
         self.logger: ScalarLogger | None = None
         self.precision = "fp32"  # of the gradient updates (set_precision); not saved
+        self._precision_hooks: list[Any] = []
 
     @classmethod
     def group(
@@ -192,6 +193,20 @@ class TD3:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}; accepted: {', '.join(PRECISIONS)}")
         self.precision = precision
+        for handle in self._precision_hooks:
+            handle.remove()
+        self._precision_hooks = []
+        if precision == "bf16":
+            # Only the products in bf16: every layer's output goes on in fp32. A tanh computed in bf16
+            # rounds to exactly +-1 once saturated and passes back a zero gradient, so an actor that
+            # reached an action bound could never leave it.
+            nets = (self.actor, self.critic, self.actor_target, self.critic_target)
+            self._precision_hooks = [
+                m.register_forward_hook(_upcast)
+                for net in nets
+                for m in net.modules()
+                if isinstance(m, (torch.nn.Linear, NoisyLinear))
+            ]
 
     def _update_precision(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "fp32":
@@ -497,6 +512,11 @@ class TD3:
 def _require_finite(loss: torch.Tensor, name: str, update: int) -> None:
     if not torch.isfinite(loss):
         raise TrainingDiverged(f"{name} is {loss.item()} at update {update}")
+
+
+def _upcast(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor:
+    """A layer's output in fp32 (under bf16 autocast, where the product gave bf16)."""
+    return output.float() if output.dtype == torch.bfloat16 else output
 
 
 def _weighted_mse(q: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -121,3 +121,33 @@ def test_the_plan_warns_where_bf16_is_not_faster():
     assert "warning: bf16 is not faster on this CPU" in Probe(fp32=80.0, bf16=60.0).describe("bf16")
     assert Probe(fp32=80.0, bf16=180.0).describe("bf16").startswith("precision bf16: the updates' matrix products")
     assert "would run the updates' products at bf16 180" in Probe(fp32=80.0, bf16=180.0).describe("fp32")
+
+
+def _saturated_gradient(actor: torch.nn.Module, last: torch.nn.Linear, obs_dim: int, context) -> float:
+    with torch.no_grad():
+        last.bias.fill_(4.0)  # tanh(4) = 0.99933: exactly 1.0 once rounded to bf16
+    actor.zero_grad()
+    with context:
+        actions = actor(torch.zeros(8, obs_dim))
+    actions.float().sum().backward()
+    return float(last.weight.grad.abs().max())
+
+
+def test_an_actor_at_its_action_bound_still_gets_a_gradient_in_bf16():
+    """A tanh computed in bf16 rounds to exactly 1 once saturated and passes back a zero gradient: an actor
+    that reached an action bound could never leave it (both arms scored -1.0 on ProbeActionScale-v0 in bf16,
+    their actions pinned at the bounds, against 1.0 in fp32). Only the products run in bf16."""
+    agent = _agent("bf16")
+    last = [m for m in agent.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert _saturated_gradient(agent.actor, last, 3, agent._update_precision()) > 0
+    sb3 = get_arm("sb3-td3")
+    config = dataclasses.replace(resolve.resolve(sb3, "Pendulum-v1").config, net_arch=(32, 32))
+    model_agent = sb3.build(gym.make("Pendulum-v1"), config, 0, "cpu")
+    model_agent.set_precision("bf16")
+    actor = model_agent.model.policy.actor
+    last = [m for m in actor.modules() if isinstance(m, torch.nn.Linear)][-1]
+    from harness.agents.precision import autocast
+
+    assert _saturated_gradient(actor, last, 3, autocast("bf16")) > 0
+    model_agent.set_precision("fp32")  # the hooks go with bf16
+    assert not any(m._forward_hooks for m in actor.modules())

@@ -11,6 +11,7 @@ import contextlib
 from typing import Any
 
 import torch
+from torch.utils.hooks import RemovableHandle
 
 from harness.errors import UsageError
 
@@ -28,3 +29,21 @@ def autocast(precision: str, device: str | torch.device = "cpu") -> contextlib.A
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def _upcast(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor:
+    return output.float() if output.dtype == torch.bfloat16 else output
+
+
+def fp32_between_products(*modules: torch.nn.Module) -> list[RemovableHandle]:
+    """Hooks making every ``nn.Linear`` under ``modules`` return fp32, so that under bf16 autocast only the
+    matrix products take bf16 operands and everything between them (activations, the actor's tanh, a
+    distribution's squashing, the losses) runs in fp32. Without them a saturated tanh rounds to exactly
+    +-1 in bf16 and passes back a zero gradient: an actor that reaches its action bound never leaves it.
+    Outside autocast the outputs are fp32 already and the hooks change nothing. ``handle.remove()`` undoes."""
+    return [
+        m.register_forward_hook(_upcast)
+        for module in modules
+        for m in module.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]

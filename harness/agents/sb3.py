@@ -37,7 +37,7 @@ from custom_td3 import TD3Config as OurTD3Config
 from custom_td3.networks import ACTIVATION_CLASSES
 from custom_td3.serialization import safe_load
 from harness.agents.base import StepCallback
-from harness.agents.precision import autocast
+from harness.agents.precision import autocast, fp32_between_products
 from harness.config import yamlio
 from harness.config.schema import build_config, fields_of, hp
 
@@ -404,8 +404,12 @@ class SB3Agent:
         self.precision = precision
         model: Any = self.model
         model.__dict__.pop("train", None)
+        for handle in getattr(self, "_precision_hooks", []):
+            handle.remove()
+        self._precision_hooks = []
         if precision == "fp32":
             return
+        self._precision_hooks = fp32_between_products(model.policy)
         train = type(model).train.__get__(model)
 
         def train_at(*args: Any, **kwargs: Any) -> Any:
