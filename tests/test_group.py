@@ -203,3 +203,56 @@ def test_bad_group_input_is_named():
     group.remove(0)
     with pytest.raises(ValueError, match="member 0 is not in the group"):
         group.remove(0)
+
+
+def test_members_due_at_different_steps_mix_batched_and_own_updates():
+    """Training once per episode with one gradient step per env step of it (gradient_steps -1), episodes
+    of 30 and 50 steps: at steps 150 and 300 both are due: 30 updates run batched and member 1's other 20 through
+    its own train(), on the same Adam state. With a linear lr schedule and decaying action noise."""
+    config = TD3Config(
+        **SMALL,
+        train_freq=1,
+        train_freq_unit="episode",
+        gradient_steps=-1,
+        lr_schedule="linear",
+        noise_schedule="linear",
+        noise_decay_steps=300,
+    )
+
+    def agent(k):
+        e = gym.make("TinyPoint-v0", max_episode_steps=(30, 50)[k])
+        e.reset(seed=k)
+        return TD3(e, config, seed=k)
+
+    group = TD3Group([agent(0), agent(1)])
+    calls = {"batched": 0, "own": 0}
+    batched, own = group._batched_update, group._member_update
+    group._batched_update = lambda betas: calls.__setitem__("batched", calls["batched"] + 1) or batched(betas)
+    group._member_update = lambda k, beta: calls.__setitem__("own", calls["own"] + 1) or own(k, beta)
+    group.learn(300)
+    assert calls == {"batched": 60, "own": 210 - 60 + 200 - 60}  # 30 batched at steps 150 and 300
+    for k in range(2):
+        alone = agent(k).learn(300)
+        assert_close(group.members[k], alone)
+        assert (
+            group.members[k].num_updates == alone.num_updates == (210 if k == 0 else 200)
+        )  # rounds after learning_starts
+        assert group.members[k].actor_optimizer.param_groups[0]["lr"] == alone.actor_optimizer.param_groups[0]["lr"]
+
+
+def test_a_bf16_group_runs_its_products_in_bf16_like_the_single_agent():
+    config = TD3Config(**SMALL)
+    group = TD3.group([env(k) for k in range(2)], config, range(2), products="loop")
+    group.learn(150)
+    reference = [single(k, config).learn(150) for k in range(2)]
+    for m in (*group.members, *reference):
+        m.set_precision("bf16")
+    group.products = "batched"
+    group.learn(152)
+    for member, alone in zip(group.members, reference, strict=True):
+        alone.learn(152)
+        assert_close(member, alone, rtol=1e-3)  # bf16 operands: rounding of 2**-8 in every product
+        assert member.last_losses["critic_loss"].dtype == torch.float32
+    fp32 = TD3.group([env(k) for k in range(2)], config, range(2)).learn(152)
+    worst = (fp32.members[0].critic.qf0[0].weight - group.members[0].critic.qf0[0].weight).abs().max().item()
+    assert worst > 1e-6  # the products did run in bf16
