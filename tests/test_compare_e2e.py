@@ -39,6 +39,7 @@ def run_dirs(root):
     return {(arm, seed): root / "e2e" / arm / f"Pendulum-v1_{seed}" for arm in ARMS for seed in (0, 1)}
 
 
+@pytest.mark.long
 def test_plan_is_printed_before_running(study):
     _, _, out = study
     assert "runs: 6 = 1 env(s) x 3 arm(s) x 2 seed(s); 6 to run" in out
@@ -145,6 +146,7 @@ def test_rl_zoo3_plot_script_reads_the_results(study, tmp_path):
     assert len(curves) == 3 and all(c["timesteps"].tolist() == [0, 200, 400, 600] for c in curves.values())
 
 
+@pytest.mark.long
 def test_repeat_skips_complete_runs_and_changed_spec_supersedes(study):
     root, args, _ = study
     before = {k: (d / "meta.json").stat().st_mtime_ns for k, d in run_dirs(root).items()}

@@ -30,6 +30,7 @@ def study(tmp_path_factory):
     return root, out.stdout
 
 
+@pytest.mark.long
 def test_the_example_runs_beside_sb3_td3(study):
     root, out = study
     assert f"{EXAMPLE}: import path {EXAMPLE}; code source" in out and "(examples/cleanrl_td3.py, git " in out

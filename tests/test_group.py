@@ -129,6 +129,7 @@ def test_each_member_learns_what_its_seed_learns_alone_per_3_step(monkeypatch):
         assert len(flips) == 300 and sum(flips) <= 3, flips  # the single agent would pick the same slots
 
 
+@pytest.mark.long
 def test_a_diverging_member_is_recorded_and_the_others_go_on():
     """Member 1 sees a reward of -1e30 after step 150 of each episode: its critic loss overflows."""
     config = TD3Config(**SMALL)
@@ -240,6 +241,7 @@ def test_members_due_at_different_steps_mix_batched_and_own_updates():
         assert group.members[k].actor_optimizer.param_groups[0]["lr"] == alone.actor_optimizer.param_groups[0]["lr"]
 
 
+@pytest.mark.long
 def test_a_bf16_group_runs_its_products_in_bf16_like_the_single_agent():
     config = TD3Config(**SMALL)
     group = TD3.group([env(k) for k in range(2)], config, range(2), products="loop")

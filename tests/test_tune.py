@@ -131,6 +131,7 @@ def test_tiny_study_end_to_end_and_resume(run_cli, tmp_path):
     assert "5 complete" in summary and f"Best: trial {best.number}" in summary and "optuna-dashboard" in summary
 
 
+@pytest.mark.long
 def test_a_diverging_trial_fails_with_its_reason(run_cli, tmp_path):
     space = tmp_path / "space.yml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n")
