@@ -98,7 +98,8 @@ class Stack:
         """``Linear, act, ..., Linear`` with weights (K, out, in) and biases (K, out) on x (K, B, in)."""
         act = ACTIVATION_CLASSES[self.activation]
         for i, (weight, bias) in enumerate(layers):
-            x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+            # .float(): under bf16 only the product is bf16 (TD3.set_precision); in fp32 it changes nothing.
+            x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2)).float()
             if i < len(layers) - 1:
                 x = act(inplace=True)(x) if self.activation in IN_PLACE else act()(x)
         return x
