@@ -41,8 +41,8 @@ FAULTS = {
         "_polyak(self.critic, self.critic_target, 2 * c.tau)",
     ),
     "actor trained on the second critic": (
-        "-self.critic.q1(batch.observations, actions).mean()",
-        "-self.critic(batch.observations, actions)[1].mean()",
+        "-self.critic.q1(batch.observations, actions).float().mean()",
+        "-self.critic(batch.observations, actions)[1].float().mean()",
     ),
 }
 original = P.read_text()

@@ -266,14 +266,14 @@ def _sb3_weights(model: Any, ref: Reference) -> dict[str, list[torch.Tensor]]:
     return {name: [p.detach().clone() for p in net.parameters()] for name, net in nets.items()}
 
 
-def _batch(rng: np.random.Generator, size: int) -> ParityBatch:
+def _batch(rng: np.random.Generator, size: int, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM) -> ParityBatch:
     def t(x: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float32))
 
     return ParityBatch(
-        observations=t(rng.normal(size=(size, OBS_DIM))),
-        actions=t(rng.uniform(-1, 1, size=(size, ACT_DIM))),
+        observations=t(rng.normal(size=(size, obs_dim))),
+        actions=t(rng.uniform(-1, 1, size=(size, act_dim))),
         rewards=t(rng.normal(size=(size, 1))),
-        next_observations=t(rng.normal(size=(size, OBS_DIM))),
+        next_observations=t(rng.normal(size=(size, obs_dim))),
         dones=t(rng.random((size, 1)) < TERMINAL_FRACTION),
     )

@@ -49,20 +49,7 @@ DRIFT_DIMS = (24, 4)
 
 def _batches(updates: int, size: int, obs_dim: int, act_dim: int) -> list[parity.ParityBatch]:
     rng = np.random.default_rng(0)
-
-    def t(x: Any) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(x, dtype=np.float32))
-
-    return [
-        parity.ParityBatch(
-            observations=t(rng.normal(size=(size, obs_dim))),
-            actions=t(rng.uniform(-1, 1, size=(size, act_dim))),
-            rewards=t(rng.normal(size=(size, 1))),
-            next_observations=t(rng.normal(size=(size, obs_dim))),
-            dones=t(rng.random((size, 1)) < parity.TERMINAL_FRACTION),
-        )
-        for _ in range(updates)
-    ]
+    return [parity._batch(rng, size, obs_dim, act_dim) for _ in range(updates)]
 
 
 def _flat(weights: Mapping[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
