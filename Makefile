@@ -1,7 +1,7 @@
 # One entry point per question. Every target builds .venv from pyproject.toml on first use.
 #   make help                       this list (also what a bare `make` prints)
 #   make compare ENV=BipedalWalker-v3 [ALGOS=sb3-td3,sb3-ddpg] [SEEDS=5] [BUDGET=smoke|quick|full]
-#                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [PRECISION=fp32|bf16] [HP=file.yml] [ARGS="..."]
+#                [STEPS=N] [JOBS=N] [STUDY=name] [DEVICE=auto|cpu|cuda] [PRECISION=fp32|bf16] [SEED_GROUPS=K] [HP=file.yml] [ARGS="..."]
 #                [BACKEND=local|ray] [RAY_ADDRESS=host:port] [CHECKPOINT_URI=uri] [MAX_RETRIES=N]   (Ray: docs/cluster.md)
 #   make compare ENV=... ALGOS=... SEEDS=adaptive [PER_LOOK=5] [LOOKS=4] [ALPHA=0.05] [COMPARE=all|reference]
 #                [MARGIN=M]   a sequential study: seeds look by look until decided (docs/sequential.md)
@@ -52,7 +52,7 @@ COMPARE_ARGS = $(call opt,ENV,--env) $(call opt,ALGOS,--algos) \
 	$(if $(filter adaptive,$(SEEDS)),$(SEQUENTIAL_OPTS),$(call opt,SEEDS,--seeds)) \
 	$(call opt,BUDGET,--budget) $(call opt,STEPS,--steps) $(call opt,JOBS,--jobs) \
 	$(call opt,STUDY,--study) $(call opt,DEVICE,--device) $(call opt,MATMUL,--matmul-backend) \
-	$(call opt,PRECISION,--precision) \
+	$(call opt,PRECISION,--precision) $(call opt,SEED_GROUPS,--seed-groups) \
 	$(if $(filter tuned,$(HP)),--hp-set tuned,$(call opt,HP,--hp-file)) $(call opt,TUNED,--tuned-dir) \
 	$(if $(QUIET),--quiet) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(RAY_OPTS) \
 	$(call opt,CHECKPOINT_URI,--checkpoint-uri) $(ARGS)

@@ -132,7 +132,8 @@ class TD3Group:
                     if k not in self._running:  # diverged in this step: no callback, as the single agent raises
                         continue
                     step = self.members[k].num_timesteps
-                    if step >= total_steps or (callback is not None and not callback(k, step)):
+                    go_on = callback is None or callback(k, step)  # the last step too, as the single agent
+                    if step >= total_steps or not go_on:
                         done.append(k)
                 if done:
                     self._set_running([k for k in self._running if k not in done])

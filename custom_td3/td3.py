@@ -139,6 +139,14 @@ class TD3:
 
         return TD3Group.create(envs, config, seeds, device, products)
 
+    @classmethod
+    def group_of(cls, members: Sequence[TD3], products: str = "batched") -> TD3Group:
+        """A seed group of agents already built, each exactly as alone (the harness's SEED_GROUPS builds
+        every member with its own seeding, env and run directory, then groups them here)."""
+        from custom_td3.group import TD3Group
+
+        return TD3Group(members, products)
+
     # ------------------------------------------------------------------ the update
     def train(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on ``batch``; returns the losses (detached tensors). Priorities are

@@ -10,7 +10,9 @@ the plan; the runner asks ``Capabilities`` what an agent offers, never which arm
 - ``at_episode_boundary``: when a checkpoint resumes exactly (else any step is taken as one),
 - ``diagnose``: the cause of a divergence (else only a FloatingPointError from ``learn`` counts),
 - ``set_precision(precision)``: run its gradient updates at ``"fp32"`` or ``"bf16"`` (harness.agents.precision:
-  bf16 matrix products under autocast, fp32 weights, optimizer state and losses; acting stays fp32).
+  bf16 matrix products under autocast, fp32 weights, optimizer state and losses; acting stays fp32),
+- ``group_of(agents)`` (a class- or staticmethod): several seeds' agents trained by one process (``SeedGroup``;
+  ``SEED_GROUPS=K``); each member keeps its own run directory, evaluations and checkpoints.
 
 An agent whose restored state does not continue bit for bit (SB3's: it saves no env state) says so
 with a class attribute ``resumes_exactly = False``; check-agent then checks that it continues. An
@@ -42,6 +44,7 @@ OPTIONAL = {
     "at_episode_boundary": "checkpoints are taken at any step",
     "diagnose": "divergence is seen only when learn() raises FloatingPointError",
     "set_precision": "its updates run in fp32 only (it cannot join a PRECISION=bf16 study)",
+    "group_of": "one seed per process (SEED_GROUPS does not group its runs)",
 }
 
 
@@ -90,6 +93,17 @@ class Checkpointable(Protocol):
         """Continue from a ``state_dict()``; the next ``learn`` picks up where it stopped."""
 
 
+class SeedGroup(Protocol):
+    """What ``AgentClass.group_of(agents)`` returns: the agents (each an ordinary Agent, built and seeded
+    exactly as when it runs alone) trained together, e.g. by one batched update (custom_td3's TD3Group)."""
+
+    def learn(self, total_steps: int, callback: Callable[[int, int], bool]) -> object:
+        """Train every member until its ``num_timesteps == total_steps``. ``callback(k, num_timesteps)``
+        runs after each env step of member k (its position in ``agents``), every step once and in order;
+        returning False stops member k for this call while the others go on. A member may end early only
+        by diverging: then ``diverged`` (optional, {position: cause}) names it."""
+
+
 def _offers(cls: type, name: str) -> bool:
     """Whether instances of ``cls`` have ``name``: a class attribute, method or property, or a
     class-level annotation (``num_updates: int``) for a counter set in ``__init__``."""
@@ -117,6 +131,7 @@ class Capabilities:
     diagnose: bool = True
     learns: bool = True  # False: the deterministic policy never changes (evaluated once)
     precision: bool = True  # set_precision: its updates can run in bf16
+    groups: bool = False  # group_of: several seeds trained by one process (SEED_GROUPS)
 
     @classmethod
     def of(cls, agent_cls: type) -> Capabilities:
@@ -127,6 +142,7 @@ class Capabilities:
             diagnose=_offers(agent_cls, "diagnose"),
             learns=bool(getattr(agent_cls, "learns", True)),
             precision=_offers(agent_cls, "set_precision"),
+            groups=_offers(agent_cls, "group_of"),
         )
 
     def lacking(self) -> list[str]:
@@ -154,6 +170,12 @@ class Capabilities:
 
     def diagnosis(self, agent: Any) -> str | None:
         return agent.diagnose() if self.diagnose else None
+
+    def grouped(self, agents: list[Any]) -> SeedGroup:
+        """The seed group of ``agents`` (each built as alone): their class's ``group_of(agents)``."""
+        if not self.groups:
+            raise TypeError(f"{type(agents[0]).__name__} has no group_of")
+        return cast(SeedGroup, type(agents[0]).group_of(agents))
 
     def checkpointable(self, agent: Any) -> Checkpointable:
         """``agent`` as one with ``state_dict``/``load_state_dict`` (asked of agents that offer them)."""

@@ -78,6 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             precision=args.precision,
             tensorboard=not args.no_tensorboard,
             reference=reference,
+            seed_groups=args.seed_groups,
         )
         if design is None:
             return run_compare(study, args.results, options)
@@ -156,6 +157,7 @@ def run_compare(study: StudySpec, results_root: Path, options: RunOptions) -> in
             estimate=options.estimate,
             matmul_backend=options.matmul_backend,
             precision=options.precision,
+            seed_groups=options.seed_groups,
         )
         if not options.tensorboard:
             plan.runs = [dataclasses.replace(r, tensorboard=False) for r in plan.runs]

@@ -26,3 +26,4 @@ class RunOptions:
     precision: str = "fp32"  # of the gradient updates (harness.agents.precision)
     tensorboard: bool = True  # False: runs write no event files
     reference: str | None = None  # the report's reference arm
+    seed_groups: int = 1  # at most this many runs of one kind per process (harness.study.plan.group_seeds)

@@ -156,6 +156,15 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     )
     c.add_argument("--jobs", type=positive_int, help="runs in parallel (default: the number of cores)")
     c.add_argument(
+        "--seed-groups",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="train up to K runs that differ only in seed in one process, by one batched update, for arms whose "
+        "agent offers group_of (our td3); each keeps its own run directory; an execution choice, not part of a "
+        "run's identity; pays on a GPU, not on a CPU (default 1: one seed per process)",
+    )
+    c.add_argument(
         "--study",
         type=compare_study_name,
         help="study name (default: <envs>-<budget>); results go to <results>/<study>/",

@@ -34,6 +34,7 @@ def run_sequential(
                 estimate=options.estimate,
                 matmul_backend=backend,
                 precision=options.precision,
+                seed_groups=options.seed_groups,
             )
             if not options.tensorboard:
                 plan.runs = [dataclasses.replace(r, tensorboard=False) for r in plan.runs]

@@ -20,12 +20,12 @@ def run_plan(
     policy: runner.CheckpointPolicy = runner.CheckpointPolicy(),
     executor: Executor | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the plan's runs on ``executor`` (default: a local pool of ``jobs`` processes); one summary per run."""
+    """Run the plan's runs (a seed group as one unit) on ``executor`` (default: a local pool of ``jobs`` processes); one summary per run."""
     for r in plan.to_run:
         if plan.actions[r.key] == "supersede":
             moved = runner.supersede(r, results_root)
             display.line(f"moved {r.key} (different spec) to {moved}")
     # Longest first, as the estimate assumes: the last runs to finish are then the short ones.
-    order = sorted(plan.to_run, key=lambda r: -plan.estimate_s.get(r.key, 0.0))
+    order = sorted(plan.units, key=lambda u: -plan.unit_estimate(u))
     with display:
         return (executor or LocalExecutor(jobs, threads, policy)).run(order, results_root, display)

@@ -19,11 +19,15 @@ from harness.run import runner
 from harness.run.record import Status
 from harness.run.spec import RunSpec
 
+#: One run, or the runs of one seed group (harness.study.plan.group_seeds).
+Unit = RunSpec | tuple[RunSpec, ...]
+
 
 class Executor(Protocol):
-    """Runs specs to completion, reporting progress to a display; one summary dict per spec."""
+    """Runs units (a run, or a seed group's runs) to completion, reporting progress to a display;
+    one summary dict per run."""
 
-    def run(self, specs: Sequence[RunSpec], results_root: Path, display: Display) -> list[dict[str, Any]]: ...
+    def run(self, specs: Sequence[Unit], results_root: Path, display: Display) -> list[dict[str, Any]]: ...
 
 
 def available_cores() -> int:
@@ -59,14 +63,17 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _work(
-    spec: RunSpec, results_root: Path, threads: int, events: Any, policy: runner.CheckpointPolicy
-) -> dict[str, Any]:
+    unit: Unit, results_root: Path, threads: int, events: Any, policy: runner.CheckpointPolicy
+) -> list[dict[str, Any]]:
     global _active_run
+    specs = unit if isinstance(unit, tuple) else (unit,)
     if _stopping:
-        return {"key": spec.key, "status": Status.CANCELLED}
+        return [{"key": spec.key, "status": Status.CANCELLED} for spec in specs]
     _active_run = True
     try:
-        return runner.execute(spec, results_root, threads, events.put, policy)
+        if isinstance(unit, tuple):
+            return runner.execute_group(list(unit), results_root, threads, events.put, policy)
+        return [runner.execute(unit, results_root, threads, events.put, policy)]
     finally:
         _active_run = False
 
@@ -77,8 +84,8 @@ class LocalExecutor:
     def __init__(self, jobs: int, threads: int, policy: runner.CheckpointPolicy = runner.CheckpointPolicy()):
         self.jobs, self.threads, self.policy = jobs, threads, policy
 
-    def run(self, specs: Sequence[RunSpec], results_root: Path, display: Display) -> list[dict[str, Any]]:
-        """Execute every spec; returns one summary per spec, in completion order."""
+    def run(self, specs: Sequence[Unit], results_root: Path, display: Display) -> list[dict[str, Any]]:
+        """Execute every unit (a seed group in one worker); returns one summary per run, in completion order."""
         ctx = mp.get_context("spawn")  # no fork: torch and rendering libraries do not survive it well
         summaries: list[dict[str, Any]] = []
         with ctx.Manager() as manager:
@@ -89,7 +96,7 @@ class LocalExecutor:
                 while pending:
                     done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                     _drain(events, display)
-                    summaries.extend(f.result() for f in done)
+                    summaries.extend(summary for f in done for summary in f.result())
             except KeyboardInterrupt:
                 display.line("interrupted: stopping runs in progress (their directories record 'interrupted')")
                 _stop(pool)

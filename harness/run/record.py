@@ -102,6 +102,7 @@ class RunRecord:
     resumes: list[dict[str, Any]] = field(default_factory=list)
     tuning_overlap: str | None = None  # HP=tuned values selected on this run's seeds or episodes (in words)
     algorithm: dict[str, Any] | None = None  # the published algorithm it runs (harness.run.spec.RunSpec.algorithm)
+    seed_group: list[str] | None = None  # the runs it started with in one seed group (an execution choice)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions (relabelled, restarted, ...)
 
     @property
@@ -129,7 +130,7 @@ class RunRecord:
         }
         if self.result is not None:
             out["result"] = dataclasses.asdict(self.result)
-        for key in ("error", "traceback", "divergence", "tuning_overlap", "algorithm"):
+        for key in ("error", "traceback", "divergence", "tuning_overlap", "algorithm", "seed_group"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.resumes:
@@ -167,5 +168,6 @@ class RunRecord:
             resumes=list(data.get("resumes") or []),
             tuning_overlap=data.get("tuning_overlap"),
             algorithm=data.get("algorithm"),
+            seed_group=data.get("seed_group"),
             extra={k: v for k, v in data.items() if k not in known},
         )

@@ -15,7 +15,8 @@ import shutil
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,28 @@ def _execute_locked(
     passthrough: tuple[type[BaseException], ...],
     on_checkpoint: CheckpointHook | None,
 ) -> dict[str, Any]:
+    opened = _open(spec, run_dir, report, threads)
+    if isinstance(opened, dict):
+        return opened
+    meta, saved = opened
+    try:
+        summary = _train(spec, run_dir, report, policy, saved, on_eval, on_checkpoint)
+    except passthrough as exc:
+        _finish(run_dir, meta, report, spec.key, rundir.STATUS_STOPPED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    except KeyboardInterrupt:
+        _interrupted(spec, run_dir, meta, report)
+        raise
+    except Exception as exc:  # recorded and reported; the study goes on
+        return _failed(spec, run_dir, meta, report, exc)
+    return _completed(spec, run_dir, meta, report, summary)
+
+
+def _open(
+    spec: RunSpec, run_dir: Path, report: Reporter, threads: int
+) -> dict[str, Any] | tuple[record.RunRecord, Any]:
+    """A run's record as this process starts working on it (status 'running', a resume noted) and the
+    state it resumes from (None: from the start); or, when there is nothing to train, its summary."""
     recorded = rundir.read_record(run_dir)
     if recorded is not None and not spec.matches(recorded):
         recorded = None  # another spec's files: the run starts over
@@ -186,50 +209,69 @@ def _execute_locked(
             "resumed": bool(latest),
         }
     )
+    return meta, latest[1] if latest else None
 
-    def finish(status: Status, error: str | None = None, **fields: Any) -> None:
-        meta.status, meta.error = status, error
-        for name, value in fields.items():
-            setattr(meta, name, value)
-        meta.timings.finished = _now()
-        try:
-            rundir.write_record(run_dir, meta)
-        except OSError as exc:  # a full disk: the status stays 'running', which the next command resumes
-            report({"key": spec.key, "event": "note", "text": f"meta.json not written ({exc.strerror or exc})"})
 
+def _finish(
+    run_dir: Path,
+    meta: record.RunRecord,
+    report: Reporter,
+    key: str,
+    status: Status,
+    error: str | None = None,
+    **fields: Any,
+) -> None:
+    """Write the run's final (or interrupted) record."""
+    meta.status, meta.error = status, error
+    for name, value in fields.items():
+        setattr(meta, name, value)
+    meta.timings.finished = _now()
     try:
-        summary = _train(spec, run_dir, report, policy, latest[1] if latest else None, on_eval, on_checkpoint)
-    except passthrough as exc:
-        finish(rundir.STATUS_STOPPED, error=f"{type(exc).__name__}: {exc}")
-        raise
-    except KeyboardInterrupt:
-        finish(rundir.STATUS_INTERRUPTED)
-        report({"key": spec.key, "event": "failed", "error": "interrupted"})
-        raise
-    except _Divergence as exc:
-        finish(rundir.STATUS_DIVERGED, divergence={"step": exc.step, "cause": exc.cause})
+        rundir.write_record(run_dir, meta)
+    except OSError as exc:  # a full disk: the status stays 'running', which the next command resumes
+        report({"key": key, "event": "note", "text": f"meta.json not written ({exc.strerror or exc})"})
+
+
+def _interrupted(spec: RunSpec, run_dir: Path, meta: record.RunRecord, report: Reporter) -> None:
+    _finish(run_dir, meta, report, spec.key, rundir.STATUS_INTERRUPTED)
+    report({"key": spec.key, "event": "failed", "error": "interrupted"})
+
+
+def _failed(spec: RunSpec, run_dir: Path, meta: record.RunRecord, report: Reporter, exc: Exception) -> dict[str, Any]:
+    """Record why the run did not complete (diverged, out of space: interrupted, or failed); its summary."""
+    if isinstance(exc, _Divergence):
+        _finish(
+            run_dir, meta, report, spec.key, rundir.STATUS_DIVERGED, divergence={"step": exc.step, "cause": exc.cause}
+        )
         report({"key": spec.key, "event": "failed", "error": str(exc)})
         return {"key": spec.key, "status": rundir.STATUS_DIVERGED, "error": str(exc)}
-    except Exception as exc:  # recorded and reported; the study goes on
-        if _out_of_space(exc):  # the run can resume once there is room: interrupted, not failed
-            free = shutil.disk_usage(run_dir).free
-            error = (
-                f"{type(exc).__name__}: {exc}; {free / 2**20:.1f} MiB free on the disk of {run_dir}: "
-                "make room, then repeat the command to resume"
-            )
-            _remove_temporaries(run_dir)
-            finish(rundir.STATUS_INTERRUPTED, error=error)
-            report({"key": spec.key, "event": "failed", "error": error})
-            return {"key": spec.key, "status": rundir.STATUS_INTERRUPTED, "error": error}
-        finish(rundir.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        report({"key": spec.key, "event": "failed", "error": meta.error})
-        return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta.error}
+    if _out_of_space(exc):  # the run can resume once there is room: interrupted, not failed
+        free = shutil.disk_usage(run_dir).free
+        error = (
+            f"{type(exc).__name__}: {exc}; {free / 2**20:.1f} MiB free on the disk of {run_dir}: "
+            "make room, then repeat the command to resume"
+        )
+        _remove_temporaries(run_dir)
+        _finish(run_dir, meta, report, spec.key, rundir.STATUS_INTERRUPTED, error=error)
+        report({"key": spec.key, "event": "failed", "error": error})
+        return {"key": spec.key, "status": rundir.STATUS_INTERRUPTED, "error": error}
+    trace = "".join(traceback.format_exception(exc))
+    _finish(
+        run_dir, meta, report, spec.key, rundir.STATUS_FAILED, error=f"{type(exc).__name__}: {exc}", traceback=trace
+    )
+    report({"key": spec.key, "event": "failed", "error": meta.error})
+    return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": meta.error}
+
+
+def _completed(
+    spec: RunSpec, run_dir: Path, meta: record.RunRecord, report: Reporter, summary: dict[str, Any]
+) -> dict[str, Any]:
     for name in ("wall_s", "train_s", "eval_s", "steps_per_s", "cpu_s"):
         setattr(meta.timings, name, summary[name])
     meta.result = record.Result(
         **{k: summary[k] for k in ("env_steps", "updates", "final_return_mean", "model", "critic")}
     )
-    finish(rundir.STATUS_COMPLETE)
+    _finish(run_dir, meta, report, spec.key, rundir.STATUS_COMPLETE)
     shutil.rmtree(run_dir / checkpoint.DIRNAME, ignore_errors=True)  # the run is final: its checkpoints are not needed
     report(
         {
@@ -273,10 +315,17 @@ class _Clock:
     time in evaluation, the last checkpoint, the last progress report, and the rate window."""
 
     def __init__(
-        self, offset_s: float, eval_s: float, step: int, last_return: float | None, cpu_offset_s: float | None = 0.0
+        self,
+        offset_s: float,
+        eval_s: float,
+        step: int,
+        last_return: float | None,
+        cpu_offset_s: float | None = 0.0,
+        cpu_source: Callable[[], float] | None = None,
     ):
         self.start = time.perf_counter()
-        self.cpu_start = cpu_seconds()
+        self.cpu_source = cpu_source or cpu_seconds  # a seed group's member: its share of the group's
+        self.cpu_start = self.cpu_source()
         self.cpu_offset_s = cpu_offset_s  # CPU seconds of earlier sessions; None: not recorded (an older checkpoint)
         self.offset_s = offset_s  # train + eval seconds of earlier sessions of this run
         self.eval_s = eval_s
@@ -293,7 +342,7 @@ class _Clock:
     def cpu(self) -> float | None:
         """CPU seconds of this run so far (user + system, children included), earlier sessions included;
         None when an earlier session's were not recorded."""
-        return None if self.cpu_offset_s is None else self.cpu_offset_s + cpu_seconds() - self.cpu_start
+        return None if self.cpu_offset_s is None else self.cpu_offset_s + self.cpu_source() - self.cpu_start
 
     def checkpoint_due(self, step: int, policy: CheckpointPolicy) -> bool:
         if policy.steps:
@@ -338,92 +387,126 @@ def _train(
 ) -> dict[str, Any]:
     matmul.check_accuracy(spec.matmul_backend)
     matmul.apply(spec.matmul_backend)
-    runner_state: dict[str, Any] = (
-        saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
-    )
-    rundir.truncate_monitor(run_dir, runner_state["monitor_rows"], runner_state.get("monitor_text"))
-    arm = get_arm(spec.arm)
-    caps = arm.capabilities  # what the agent offers beyond the required contract
-    env, agent = start_agent(arm, spec.env_id, spec.config, spec.seed, spec.device, run_dir, saved is not None)
-    set_precision(arm, agent, spec.precision)
-    if saved:
-        caps.checkpointable(agent).load_state_dict(saved["agent"])
-    diagnostics = RunDiagnostics(spec, run_dir, agent, env, resumed_at=runner_state.get("step") if saved else None)
-    evaluator = Evaluator(spec.env_id, spec.budget.eval_episodes, spec.eval_seed, extend_by=diagnostics.extend_by)
-    log = rundir.EvalLog(
-        run_dir,
-        spec.budget.eval_episodes,
-        keep_rows=runner_state["eval_rows"],
-        values=diagnostics.has_critic,
-        kept_lines=runner_state.get("eval_lines"),
-    )
-    budget = spec.budget
-    clock = _Clock(
-        runner_state["train_s"] + runner_state["eval_s"],
-        runner_state["eval_s"],
-        agent.num_timesteps,
-        log.last_return,
-        runner_state.get("cpu_s") if saved else 0.0,
-    )
+    loop = RunLoop(spec, run_dir, report, policy, saved, on_eval, on_checkpoint)
+    try:
+        loop.begin()
+        loop.learn()
+        loop.end()
+    finally:
+        loop.close()
+    return loop.summary()
 
-    once: list[tuple[Any, Any, Any]] = []  # an agent that does not learn: its one evaluation
 
-    def evaluate(step: int) -> None:
-        t0 = time.perf_counter()
-        try:
-            if once:
-                returns, lengths, bias = once[0]
-            else:
-                returns, lengths, bias = diagnostics.evaluate(evaluator)
-                if not caps.learns:
-                    once.append((returns, lengths, bias))
-        except (AgentError, EnvFault) as exc:
-            raise type(exc)(f"the evaluation at env step {step:,}: {exc}") from None
-        clock.eval_s += time.perf_counter() - t0
-        clock.last_return = float(returns.mean())
-        values = bias.row() if bias is not None else ()
-        log.append(step, caps.updates(agent), clock.elapsed(), clock.eval_s, returns, lengths, values, clock.cpu())
-        diagnostics.evaluated(step, returns, lengths, bias)
-        report(
-            {
-                "key": spec.key,
-                "event": "eval",
-                "steps": step,
-                "total": budget.total_steps,
-                "last_return": clock.last_return,
-            }
+class RunLoop:
+    """One run while it trains: its env and agent (built as every run builds them, resumed from
+    ``saved``), the harness's evaluator and logs, its clock, and what happens at every env step.
+
+    ``begin`` evaluates the untrained policy (a fresh run), ``learn`` hands the agent its budget with
+    ``on_step`` as the callback, ``end`` checks the budget, evaluates the final policy and saves the
+    model, ``close`` closes the envs. ``on_step`` is the whole per-step protocol: the callback's
+    contract (every step once, in order, within the budget), evaluations on the schedule, divergence
+    checks, checkpoints (at an episode boundary when the agent has them) and progress reports. A seed
+    group (``execute_group``) drives several RunLoops with one group ``learn`` instead of ``learn``.
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        run_dir: Path,
+        report: Reporter,
+        policy: CheckpointPolicy,
+        saved: dict[str, Any] | None,
+        on_eval: EvalHook | None = None,
+        on_checkpoint: CheckpointHook | None = None,
+        cpu_source: Callable[[], float] | None = None,
+    ):
+        self.spec, self.run_dir, self.report, self.policy = spec, run_dir, report, policy
+        self.on_eval, self.on_checkpoint = on_eval, on_checkpoint
+        state: dict[str, Any] = (
+            saved["runner"] if saved else {"eval_rows": 0, "monitor_rows": 0, "train_s": 0.0, "eval_s": 0.0}
         )
-        check(step)
-        if on_eval is not None:
-            on_eval(step, clock.last_return, caps.updates(agent))
+        rundir.truncate_monitor(run_dir, state["monitor_rows"], state.get("monitor_text"))
+        self.arm = get_arm(spec.arm)
+        self.caps = self.arm.capabilities  # what the agent offers beyond the required contract
+        self.env, self.agent = start_agent(
+            self.arm, spec.env_id, spec.config, spec.seed, spec.device, run_dir, saved is not None
+        )
+        set_precision(self.arm, self.agent, spec.precision)
+        if saved:
+            self.caps.checkpointable(self.agent).load_state_dict(saved["agent"])
+        self.diagnostics = RunDiagnostics(
+            spec, run_dir, self.agent, self.env, resumed_at=state.get("step") if saved else None
+        )
+        self.evaluator = Evaluator(
+            spec.env_id, spec.budget.eval_episodes, spec.eval_seed, extend_by=self.diagnostics.extend_by
+        )
+        self.log = rundir.EvalLog(
+            run_dir,
+            spec.budget.eval_episodes,
+            keep_rows=state["eval_rows"],
+            values=self.diagnostics.has_critic,
+            kept_lines=state.get("eval_lines"),
+        )
+        self.budget = spec.budget
+        self.clock = _Clock(
+            state["train_s"] + state["eval_s"],
+            state["eval_s"],
+            self.agent.num_timesteps,
+            self.log.last_return,
+            state.get("cpu_s") if saved else 0.0,
+            cpu_source,
+        )
+        self.once: tuple[Any, Any, Any] | None = None  # an agent that does not learn: its one evaluation
+        self.model: Path | None = None
 
-    def check(step: int) -> None:
-        cause = caps.diagnosis(agent)
-        if cause is not None:
-            raise _Divergence(step, cause)
+    # ------------------------------------------------------------------ the phases
+    def begin(self) -> None:
+        """The evaluation at step 0, unless a resumed run has it."""
+        if len(self.log) == 0:
+            self.evaluate(0)
 
-    def save_checkpoint(step: int) -> None:
-        total = clock.elapsed()
-        state = {
-            "agent": caps.checkpointable(agent).state_dict(),
-            "runner": {
-                "eval_rows": len(log),
-                "eval_lines": list(log.lines),  # evals.csv and 0.monitor.csv as they are now: a resume
-                "monitor_text": rundir.monitor_text(run_dir),  # rewrites them from here, whatever a crash left
-                "monitor_rows": rundir.monitor_rows(run_dir),
-                "train_s": total - clock.eval_s,
-                "eval_s": clock.eval_s,
-                "cpu_s": clock.cpu(),
-                "step": step,
-            },
+    def learn(self) -> None:
+        """The agent's own ``learn`` over the budget, the callback ``on_step``."""
+        try:
+            self.agent.learn(self.budget.total_steps, self.on_step)
+        except FloatingPointError as exc:  # an agent's own NaN check (custom_td3.TrainingDiverged)
+            raise _Divergence(self.agent.num_timesteps, str(exc)) from exc
+        except EnvFault as exc:
+            raise EnvFault(f"training, after env step {self.clock.steps_seen:,}: {exc}") from None
+
+    def end(self) -> None:
+        """After ``learn``: the budget checked, the final evaluation, the model saved."""
+        _check_budget(self.agent.num_timesteps, self.clock.steps_seen, self.budget.total_steps)
+        self.evaluate(self.agent.num_timesteps)
+        self.model = _saved(self.agent.save(self.run_dir / "model"), self.run_dir)
+
+    def close(self) -> None:
+        self.env.close()
+        self.evaluator.close()
+        self.diagnostics.close()
+
+    def summary(self) -> dict[str, Any]:
+        """What the run's record keeps of it, once ``end`` saved the model."""
+        assert self.model is not None
+        wall = self.clock.elapsed()
+        train_s = wall - self.clock.eval_s
+        return {
+            "env_steps": self.agent.num_timesteps,
+            "updates": self.caps.updates(self.agent),
+            "wall_s": wall,
+            "train_s": train_s,
+            "eval_s": self.clock.eval_s,
+            "cpu_s": self.clock.cpu(),
+            "steps_per_s": self.agent.num_timesteps / train_s,
+            "final_return_mean": self.clock.last_return,
+            "model": self.model.name,
+            "critic": self.diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
         }
-        checkpoint.save(run_dir, step, state)
-        if on_checkpoint is not None:
-            on_checkpoint(run_dir, step)
-        clock.checkpointed(step)
-        report({"key": spec.key, "event": "checkpoint", "steps": step, "total": budget.total_steps})
 
-    def on_step(step: int) -> bool:
+    # ------------------------------------------------------------------ every step
+    def on_step(self, step: int) -> bool:
+        """The agent's callback after env step ``step``; AgentError when the agent breaks its contract."""
+        clock, budget = self.clock, self.budget
         expected = clock.steps_seen + 1
         if step != expected:
             raise AgentError(
@@ -435,62 +518,93 @@ def _train(
             raise AgentError(f"learn({budget.total_steps:,}) went on past its budget, to env step {step:,}")
         clock.steps_seen = step
         if step % budget.eval_freq == 0 and step < budget.total_steps:
-            evaluate(step)
+            self.evaluate(step)
         elif step % DIAGNOSE_EVERY == 0:
-            check(step)
-        diagnostics.on_step(step, clock.eval_s)
+            self.check(step)
+        self.diagnostics.on_step(step, clock.eval_s)
         if (
-            caps.checkpoints
-            and clock.checkpoint_due(step, policy)
+            self.caps.checkpoints
+            and clock.checkpoint_due(step, self.policy)
             and step < budget.total_steps
-            and caps.boundary(agent)
+            and self.caps.boundary(self.agent)
         ):
-            save_checkpoint(step)
+            self.save_checkpoint(step)
         if clock.report_due():
             rate = clock.training_rate(step)
-            report(
+            self.report(
                 {
-                    "key": spec.key,
+                    "key": self.spec.key,
                     "event": "progress",
                     "steps": step,
                     "total": budget.total_steps,
                     "steps_per_s": rate,
-                    "eta_s": clock.eta(step, rate, budget, len(log)),
+                    "eta_s": clock.eta(step, rate, budget, len(self.log)),
                     "last_return": clock.last_return,
                 }
             )
         return True
 
-    try:
-        if len(log) == 0:
-            evaluate(0)
+    def evaluate(self, step: int) -> None:
+        """The harness's evaluation of the deterministic policy, logged; then the divergence check."""
+        caps, clock = self.caps, self.clock
+        t0 = time.perf_counter()
         try:
-            agent.learn(budget.total_steps, on_step)
-        except FloatingPointError as exc:  # an agent's own NaN check (custom_td3.TrainingDiverged)
-            raise _Divergence(agent.num_timesteps, str(exc)) from exc
-        except EnvFault as exc:
-            raise EnvFault(f"training, after env step {clock.steps_seen:,}: {exc}") from None
-        _check_budget(agent.num_timesteps, clock.steps_seen, budget.total_steps)
-        evaluate(agent.num_timesteps)
-        model = _saved(agent.save(run_dir / "model"), run_dir)
-    finally:
-        env.close()
-        evaluator.close()
-        diagnostics.close()
-    wall = clock.elapsed()
-    train_s = wall - clock.eval_s
-    return {
-        "env_steps": agent.num_timesteps,
-        "updates": caps.updates(agent),
-        "wall_s": wall,
-        "train_s": train_s,
-        "eval_s": clock.eval_s,
-        "cpu_s": clock.cpu(),
-        "steps_per_s": agent.num_timesteps / train_s,
-        "final_return_mean": clock.last_return,
-        "model": model.name,
-        "critic": diagnostics.critic_estimate,  # what the value diagnostics' estimate is (None: no critic)
-    }
+            if self.once is not None:
+                returns, lengths, bias = self.once
+            else:
+                returns, lengths, bias = self.diagnostics.evaluate(self.evaluator)
+                if not caps.learns:
+                    self.once = (returns, lengths, bias)
+        except (AgentError, EnvFault) as exc:
+            raise type(exc)(f"the evaluation at env step {step:,}: {exc}") from None
+        clock.eval_s += time.perf_counter() - t0
+        clock.last_return = float(returns.mean())
+        values = bias.row() if bias is not None else ()
+        self.log.append(
+            step, caps.updates(self.agent), clock.elapsed(), clock.eval_s, returns, lengths, values, clock.cpu()
+        )
+        self.diagnostics.evaluated(step, returns, lengths, bias)
+        self.report(
+            {
+                "key": self.spec.key,
+                "event": "eval",
+                "steps": step,
+                "total": self.budget.total_steps,
+                "last_return": clock.last_return,
+            }
+        )
+        self.check(step)
+        if self.on_eval is not None:
+            self.on_eval(step, clock.last_return, caps.updates(self.agent))
+
+    def check(self, step: int) -> None:
+        """_Divergence when the agent's ``diagnose()`` names a non-finite value."""
+        cause = self.caps.diagnosis(self.agent)
+        if cause is not None:
+            raise _Divergence(step, cause)
+
+    def save_checkpoint(self, step: int) -> None:
+        """The agent's whole state and the runner's (logs as they are now, clocks) at ``step``."""
+        clock, log = self.clock, self.log
+        total = clock.elapsed()
+        state = {
+            "agent": self.caps.checkpointable(self.agent).state_dict(),
+            "runner": {
+                "eval_rows": len(log),
+                "eval_lines": list(log.lines),  # evals.csv and 0.monitor.csv as they are now: a resume
+                "monitor_text": rundir.monitor_text(self.run_dir),  # rewrites them from here, whatever a crash left
+                "monitor_rows": rundir.monitor_rows(self.run_dir),
+                "train_s": total - clock.eval_s,
+                "eval_s": clock.eval_s,
+                "cpu_s": clock.cpu(),
+                "step": step,
+            },
+        }
+        checkpoint.save(self.run_dir, step, state)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self.run_dir, step)
+        clock.checkpointed(step)
+        self.report({"key": self.spec.key, "event": "checkpoint", "steps": step, "total": self.budget.total_steps})
 
 
 def cpu_seconds() -> float:
@@ -559,3 +673,186 @@ def start_agent(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------- seed groups
+class _CpuShares:
+    """A seed group's CPU time, split evenly among the members running while it was spent: member k's
+    clock reads ``meter(k)``. ``only(k)`` charges what runs inside it to member k alone."""
+
+    def __init__(self, members: int):
+        self.last = cpu_seconds()
+        self.spent = [0.0] * members
+        self.running = set(range(members))
+
+    def tick(self) -> None:
+        now = cpu_seconds()
+        if self.running:
+            share = (now - self.last) / len(self.running)
+            for k in self.running:
+                self.spent[k] += share
+        self.last = now
+
+    def meter(self, k: int) -> Callable[[], float]:
+        def read() -> float:
+            self.tick()
+            return self.spent[k]
+
+        return read
+
+    def leave(self, k: int) -> None:
+        self.tick()
+        self.running.discard(k)
+
+    @contextmanager
+    def only(self, k: int) -> Iterator[None]:
+        self.tick()
+        running, self.running = self.running, {k}
+        try:
+            yield
+        finally:
+            self.tick()
+            self.running = running
+
+
+def execute_group(
+    specs: list[RunSpec],
+    results_root: Path,
+    threads: int = 1,
+    report: Reporter | None = None,
+    policy: CheckpointPolicy = CheckpointPolicy(),
+    on_checkpoint: CheckpointHook | None = None,
+) -> list[dict[str, Any]]:
+    """Train (or resume) runs that differ only in seed as one seed group: one process, one group
+    ``learn`` of their agents (the arm's ``group_of``), each member its own run directory, record,
+    evaluations and checkpoints exactly as when it runs alone. One summary per spec, in order.
+
+    Members already final are skipped, members held by another process are left alone ('busy'); a
+    member that fails or diverges is recorded so and leaves the group while the others go on. With one
+    member left to run, this is ``execute``.
+    """
+    report = report or (lambda event: None)
+    torch.set_num_threads(threads)
+    summaries: dict[str, dict[str, Any]] = {}
+    with ExitStack() as locks:
+        opened: list[tuple[RunSpec, Path, record.RunRecord, Any]] = []
+        for spec in specs:
+            run_dir = spec.run_dir(results_root)
+            try:
+                locks.enter_context(RunLock(run_dir))
+            except Locked as exc:
+                report({"key": spec.key, "event": "busy", "reason": str(exc)})
+                summaries[spec.key] = {"key": spec.key, "status": Status.BUSY, "error": str(exc)}
+                continue
+            got = _open(spec, run_dir, report, threads)
+            if isinstance(got, dict):
+                summaries[spec.key] = got
+            else:
+                opened.append((spec, run_dir, *got))
+        if opened:
+            summaries.update(_run_group(opened, report, policy, on_checkpoint))
+    return [summaries[s.key] for s in specs]
+
+
+def _run_group(
+    opened: list[tuple[RunSpec, Path, record.RunRecord, Any]],
+    report: Reporter,
+    policy: CheckpointPolicy,
+    on_checkpoint: CheckpointHook | None,
+) -> dict[str, dict[str, Any]]:
+    keys = [spec.key for spec, *_ in opened]
+    for _, run_dir, meta, saved in opened:  # the group is an execution choice: recorded, not identity
+        if saved is None:
+            meta.seed_group = keys
+        else:
+            meta.resumes[-1]["seed_group"] = keys
+        rundir.write_record(run_dir, meta)
+    matmul.check_accuracy(opened[0][0].matmul_backend)
+    matmul.apply(opened[0][0].matmul_backend)
+    shares = _CpuShares(len(opened))
+    outcome: dict[int, Exception] = {}  # member -> why it did not complete
+    loops: dict[int, RunLoop] = {}
+    try:
+        for i, (spec, run_dir, _, saved) in enumerate(opened):
+            try:
+                with shares.only(i):
+                    loops[i] = RunLoop(spec, run_dir, report, policy, saved, None, on_checkpoint, shares.meter(i))
+                    loops[i].begin()
+            except Exception as exc:
+                outcome[i] = exc
+                shares.leave(i)
+        members = [i for i in range(len(opened)) if i not in outcome]
+        if members:
+            _learn_together(loops, members, outcome, shares)
+        for i in members:
+            if i not in outcome:
+                try:
+                    with shares.only(i):
+                        loops[i].end()
+                except Exception as exc:
+                    outcome[i] = exc
+    except KeyboardInterrupt:
+        for i, (spec, run_dir, meta, _) in enumerate(opened):
+            if i in outcome:
+                _failed(spec, run_dir, meta, report, outcome[i])
+            else:
+                _interrupted(spec, run_dir, meta, report)
+        raise
+    finally:
+        for loop in loops.values():
+            loop.close()
+    done = {}
+    for i, (spec, run_dir, meta, _) in enumerate(opened):
+        if i in outcome:
+            done[spec.key] = _failed(spec, run_dir, meta, report, outcome[i])
+        else:
+            done[spec.key] = _completed(spec, run_dir, meta, report, loops[i].summary())
+    return done
+
+
+def _learn_together(
+    loops: dict[int, RunLoop], members: list[int], outcome: dict[int, Exception], shares: _CpuShares
+) -> None:
+    """One group ``learn`` of the members' agents; each member's steps go through its own ``on_step``.
+    A member whose ``on_step`` raises is stopped (its callback returns False); one the group reports
+    diverged (``group.diverged``, position -> cause) is recorded as diverged."""
+    first = loops[members[0]]
+    group = first.caps.grouped([loops[i].agent for i in members])
+    diverged: dict[int, str] = getattr(group, "diverged", {})
+    seen: set[int] = set()
+    total = first.budget.total_steps
+
+    def note_diverged() -> None:
+        for k in set(diverged) - seen:
+            seen.add(k)
+            i = members[k]
+            outcome[i] = _Divergence(loops[i].agent.num_timesteps, diverged[k])
+            shares.leave(i)
+
+    def on_step(k: int, step: int) -> bool:
+        if diverged:
+            note_diverged()
+        i = members[k]
+        if i in outcome:
+            return False
+        try:
+            loops[i].on_step(step)
+        except Exception as exc:
+            outcome[i] = exc
+            shares.leave(i)
+            return False
+        if step >= total:
+            shares.leave(i)
+        return True
+
+    try:
+        group.learn(total, on_step)
+    except Exception as exc:  # the whole group's learn failed: every member still training shares it
+        if isinstance(exc, FloatingPointError):
+            exc = _Divergence(max(loops[i].agent.num_timesteps for i in members), str(exc))
+        elif isinstance(exc, EnvFault):
+            exc = EnvFault(f"training the seed group: {exc}")
+        for i in members:
+            if i not in outcome:
+                outcome[i] = exc
+    note_diverged()

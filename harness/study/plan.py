@@ -41,10 +41,73 @@ class Plan:
     matmul: matmul.Choice = field(default_factory=lambda: matmul.Choice("default", "not chosen"))
     precision: str = "fp32"
     precision_probe: precision_mod.Probe | None = None  # bf16 against fp32 here (None: no torch arm)
+    seed_groups: int = 1  # SEED_GROUPS: at most this many runs per seed group (an execution choice)
 
     @property
     def to_run(self) -> list[RunSpec]:
         return [r for r in self.runs if self.actions[r.key] not in ("skip", "busy")]
+
+    @property
+    def units(self) -> list[Unit]:
+        """What the executor runs: the runs to run, those of one seed group as one tuple."""
+        return group_seeds(self.to_run, self.seed_groups)
+
+    def unit_estimate(self, unit: Unit) -> float:
+        """Seconds of one unit: a group's members one after another (calibrated per run, on one core)."""
+        return sum(self.estimate_s.get(r.key, 0.0) for r in (unit if isinstance(unit, tuple) else (unit,)))
+
+
+#: One run, or the runs of one seed group (two or more).
+Unit = RunSpec | tuple[RunSpec, ...]
+
+
+def group_seeds(runs: list[RunSpec], size: int) -> list[Unit]:
+    """``runs`` as units: runs of an arm that offers ``group_of`` and differ only in seed (same env, arm,
+    hyperparameters, budget, device, precision, backend) go in groups of at most ``size``, in seed order;
+    every other run, and a group of one, runs alone."""
+    if size <= 1:
+        return list(runs)
+    by_kind: dict[str, list[RunSpec]] = {}
+    units: list[Unit] = []
+    for r in runs:
+        if not get_arm(r.arm).capabilities.groups:
+            units.append(r)
+            continue
+        kind = dataclasses.replace(r, seed=0)
+        by_kind.setdefault(
+            f"{kind.spec_hash()}|{r.precision}|{r.matmul_backend}|{r.tensorboard}|{r.value_episodes}", []
+        ).append(r)
+    for members in by_kind.values():
+        members.sort(key=lambda r: r.seed)
+        for start in range(0, len(members), size):
+            chunk = members[start : start + size]
+            units.append(tuple(chunk) if len(chunk) > 1 else chunk[0])
+    return units
+
+
+def describe_groups(plan: Plan) -> list[str]:
+    """The plan's seed groups in words (nothing when SEED_GROUPS is 1)."""
+    if plan.seed_groups <= 1:
+        return []
+    groups = [u for u in plan.units if isinstance(u, tuple)]
+    alone = [u for u in plan.units if not isinstance(u, tuple)]
+    unable = sorted({r.arm for r in alone if not get_arm(r.arm).capabilities.groups})
+    text = (
+        f"  seed groups: at most {plan.seed_groups} runs per process; "
+        + (
+            f"{len(groups)} group(s) ({', '.join(f'{g[0].arm} on {g[0].env_id} seeds {_seeds(g)}' for g in groups)})"
+            if groups
+            else "no group"
+        )
+        + (f", {len(alone)} run(s) alone" if alone else "")
+        + (f" ({', '.join(unable)}: no group_of, one seed per process)" if unable else "")
+        + "; an execution choice, recorded in meta.json, not part of a run's identity"
+    )
+    return [text]
+
+
+def _seeds(group: tuple[RunSpec, ...]) -> str:
+    return ",".join(str(r.seed) for r in group)
 
 
 def make_plan(
@@ -55,6 +118,7 @@ def make_plan(
     estimate: bool = True,
     matmul_backend: str = "auto",
     precision: str = "fp32",
+    seed_groups: int = 1,
 ) -> Plan:
     """What each run will do, the study's matmul backend (``matmul.choose``) and precision (every arm must
     be able to run it; the runs that stay decide), and, with ``estimate``, its cost."""
@@ -75,7 +139,7 @@ def make_plan(
             )
     probe = precision_mod.probe(shapes, threads) if shapes and study.device == "cpu" else None
     runs = [dataclasses.replace(r, matmul_backend=choice.backend, precision=chosen) for r in runs]
-    plan = Plan(study, runs, actions, matmul=choice, precision=chosen, precision_probe=probe)
+    plan = Plan(study, runs, actions, matmul=choice, precision=chosen, precision_probe=probe, seed_groups=seed_groups)
     if estimate and plan.to_run:
         plan.rates = calibrate.calibrate(plan.to_run, threads)
         plan.estimate_s = {r.key: calibrate.run_seconds(r, plan.rates[r.env_id, r.arm]) for r in plan.to_run}
@@ -168,8 +232,9 @@ def describe_plan(plan: Plan, results_root: Path, jobs: int, threads: int) -> li
         lines.append(f"  {plan.precision_probe.describe(plan.precision)}")
     elif plan.precision != "fp32":
         lines.append(f"  precision {plan.precision}")
+    lines += describe_groups(plan)
     if plan.estimate_s:
-        total = calibrate.makespan(list(plan.estimate_s.values()), jobs)
+        total = calibrate.makespan([plan.unit_estimate(u) for u in plan.units], jobs)
         cpu = sum(plan.estimate_s.values())
         rate_text = "; ".join(
             f"{arm} on {env.rpartition(':')[2]}: {r.train:.0f} steps/s training" for (env, arm), r in plan.rates.items()
@@ -216,7 +281,7 @@ def confirm(plan: Plan, jobs: int, assume_yes: bool, repeats: int = 1) -> None:
     study's plan is one look: ``repeats`` looks of it are its worst case, which is what is confirmed."""
     if not plan.estimate_s or assume_yes:
         return
-    total = repeats * calibrate.makespan(list(plan.estimate_s.values()), jobs)
+    total = repeats * calibrate.makespan([plan.unit_estimate(u) for u in plan.units], jobs)
     if total <= CONFIRM_ABOVE_S:
         return
     what = f" at worst ({repeats} looks)" if repeats > 1 else ""
