@@ -12,6 +12,7 @@ import numpy as np
 import stable_baselines3
 import torch
 
+from custom_td3 import TD3
 from examples.cleanrl_td3 import TD3 as CleanTD3
 from examples.cleanrl_td3 import Config as CleanConfig
 
@@ -167,3 +168,68 @@ class ForkedTD3(stable_baselines3.TD3):
 
 
 not_a_class = 42
+
+
+class MinimalGroup(Minimal):
+    """Minimal with the optional ``group_of``: a user's own seed group, its members stepped in turn."""
+
+    groups_made: typing.ClassVar[list[int]] = []  # the sizes of the groups made in this process
+
+    @classmethod
+    def group_of(cls, members):
+        cls.groups_made.append(len(members))
+        return _RoundRobin(members)
+
+
+class _RoundRobin:
+    def __init__(self, members):
+        self.members, self.diverged = members, {}
+
+    def learn(self, total_steps, callback):
+        running = [k for k, m in enumerate(self.members) if m.num_timesteps < total_steps]
+        while running:
+            for k in list(running):
+                m = self.members[k]
+                if m._obs is None:
+                    m._obs, _ = m.env.reset()
+                obs, _, terminated, truncated, _ = m.env.step(m.predict(m._obs))
+                m._obs = None if terminated or truncated else obs
+                m.num_timesteps += 1
+                go_on = callback(k, m.num_timesteps)  # every step, the last one too
+                if m.num_timesteps >= total_steps or not go_on:
+                    running.remove(k)
+
+
+class DivergesInGroup(MinimalGroup):
+    """A group whose member 1 diverges at step 150 (reported in ``diverged``) while the others go on."""
+
+    @classmethod
+    def group_of(cls, members):
+        return _DivergesAt150(members)
+
+
+class _DivergesAt150(_RoundRobin):
+    def learn(self, total_steps, callback):
+        def each(k, step):
+            if k == 1 and step == 150:
+                self.diverged[1] = "critic loss is nan at update 150"
+                return False
+            return callback(k, step)
+
+        super().learn(total_steps, each)
+
+
+class NaNCriticAtSeed1(TD3):
+    """Our TD3, whose seed-1 agent has its critic's weights turned to NaN at env step 700."""
+
+    def __init__(self, env, config=None, seed=0, device="cpu"):
+        super().__init__(env, config, seed, device)
+        self._poisoned = seed == 1
+
+    def _step(self, action):
+        out = super()._step(action)
+        if self._poisoned and self.num_timesteps == 700:
+            with torch.no_grad():
+                for p in self.critic.parameters():
+                    p.fill_(float("nan"))
+        return out

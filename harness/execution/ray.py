@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.execution.local import Unit
 from harness.execution.progress import Display
 from harness.run import checkpoint, rundir, runner
 from harness.run.locks import Locked, RunLock
@@ -212,6 +213,35 @@ def run_on_node(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def run_group_on_node(
+    specs: list[RunSpec], threads: int, policy: runner.CheckpointPolicy, store: checkpoint.Store, sink: Any
+) -> list[tuple[dict[str, Any], dict[str, bytes]]]:
+    """A Ray task for a seed group: ``run_on_node`` for several runs at once, trained by one
+    ``runner.execute_group`` in a scratch directory; each member's checkpoints are copied to the store
+    under its own run. Returns each member's summary and run-directory files, in order."""
+    scratch = Path(tempfile.mkdtemp(prefix="harness-group-"))
+    try:
+        by_dir = {}
+        for spec in specs:
+            run_dir = spec.run_dir(scratch)
+            by_dir[run_dir] = spec
+            saved = store.newest(spec)
+            if saved is not None:
+                checkpoint.write_files(run_dir, saved[1])
+
+        def mirror(directory: Path, step: int) -> None:
+            written = checkpoint.snapshot(directory)
+            assert written is not None  # called right after a checkpoint is written
+            store.save(by_dir[directory], step, written[1])
+
+        summaries = runner.execute_group(specs, scratch, threads, sink.put.remote, policy, on_checkpoint=mirror)
+        if isinstance(store, SinkStore):
+            store.flush()
+        return [(summary, read_files(spec.run_dir(scratch))) for spec, summary in zip(specs, summaries, strict=True)]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def read_files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` as {relative path: bytes}, without locks and checkpoints."""
     folder = Path(folder)
@@ -250,34 +280,39 @@ class RayExecutor:
         self.cluster, self.jobs, self.threads, self.policy = cluster, jobs, threads, policy
         self.store, self.max_retries = store, max_retries
 
-    def run(self, specs: Sequence[RunSpec], results_root: Path, display: Display) -> list[dict[str, Any]]:
-        """Execute every spec; returns one summary per spec, in completion order."""
+    def run(self, specs: Sequence[Unit], results_root: Path, display: Display) -> list[dict[str, Any]]:
+        """Execute every unit (a seed group as one task); returns one summary per run, in completion order."""
         ray = ray_module()
         root = Path(results_root).resolve()
         sink = start_sink(root)
         store = self.store or SinkStore(sink)
-        queue: deque[RunSpec] = deque(specs)
-        pending: dict[Any, RunSpec] = {}  # Ray object ref -> its run
+        queue: deque[Unit] = deque(specs)
+        pending: dict[Any, tuple[RunSpec, ...]] = {}  # Ray object ref -> its run(s)
         locks: dict[str, RunLock] = {}
         summaries: list[dict[str, Any]] = []
         try:
             while queue or pending:
                 while queue and len(pending) < self.jobs:
-                    spec = queue.popleft()
-                    try:
-                        locks[spec.key] = RunLock(spec.run_dir(root)).__enter__()
-                    except Locked as exc:
-                        display.handle({"key": spec.key, "event": "busy", "reason": str(exc)})
-                        summaries.append({"key": spec.key, "status": Status.BUSY, "error": str(exc)})
-                        continue
-                    self._prepare(spec, root)
-                    pending[self._submit(spec, store, sink)] = spec
+                    unit = queue.popleft()
+                    members = []
+                    for spec in unit if isinstance(unit, tuple) else (unit,):
+                        try:
+                            locks[spec.key] = RunLock(spec.run_dir(root)).__enter__()
+                        except Locked as exc:
+                            display.handle({"key": spec.key, "event": "busy", "reason": str(exc)})
+                            summaries.append({"key": spec.key, "status": Status.BUSY, "error": str(exc)})
+                            continue
+                        self._prepare(spec, root)
+                        members.append(spec)
+                    if members:
+                        pending[self._submit(members, store, sink)] = tuple(members)
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
                 _drain(sink, display)
                 for ref in done:
-                    spec = pending.pop(ref)
-                    summaries.append(self._collect(ref, spec, root, display))
-                    locks.pop(spec.key).__exit__(None, None, None)
+                    members = list(pending.pop(ref))
+                    summaries.extend(self._collect(ref, members, root, display))
+                    for spec in members:
+                        locks.pop(spec.key).__exit__(None, None, None)
         except KeyboardInterrupt:
             display.line("interrupted: cancelling the runs in progress (each resumes from its last checkpoint)")
             for ref in pending:
@@ -300,34 +335,42 @@ class RayExecutor:
         elif self.store is not None and self.store.newest(spec) is None:
             self.store.save(spec, *local)
 
-    def _submit(self, spec: RunSpec, store: checkpoint.Store, sink: Any) -> Any:
+    def _submit(self, members: list[RunSpec], store: checkpoint.Store, sink: Any) -> Any:
+        """One task: a run, or a seed group's runs (a whole GPU when on cuda, at most the cluster's)."""
+        spec = members[0]
+        grouped = len(members) > 1
+        gpus = (min(1.0, self.cluster.gpus) if grouped else self.cluster.gpu_share) if spec.device == "cuda" else 0
         task = (
             ray_module()
-            .remote(run_on_node)
+            .remote(run_group_on_node if grouped else run_on_node)
             .options(
-                name=f"run {spec.study}/{spec.key}",
+                name=f"{'group' if grouped else 'run'} {spec.study}/{' '.join(m.key for m in members)}",
                 num_cpus=1,
                 max_retries=self.max_retries,
-                num_gpus=self.cluster.gpu_share if spec.device == "cuda" else 0,
+                num_gpus=gpus,
             )
         )
-        return task.remote(spec, self.threads, self.policy, store, sink)
+        return task.remote(members if grouped else spec, self.threads, self.policy, store, sink)
 
-    def _collect(self, ref: Any, spec: RunSpec, root: Path, display: Display) -> dict[str, Any]:
-        """The task's result written into the results tree; a task that failed for good is reported."""
+    def _collect(self, ref: Any, members: list[RunSpec], root: Path, display: Display) -> list[dict[str, Any]]:
+        """The task's results written into the results tree; a task that failed for good is reported."""
         ray = ray_module()
         try:
-            summary, files = ray.get(ref)
+            results = ray.get(ref)
         except ray.exceptions.RayError as exc:
             error = f"{type(exc).__name__} after up to {self.max_retries} retries: {str(exc).splitlines()[0]}"
-            display.handle({"key": spec.key, "event": "failed", "error": error})
-            return {"key": spec.key, "status": rundir.STATUS_FAILED, "error": error}
-        deliver(spec.run_dir(root), files)
-        if summary["status"] == rundir.STATUS_COMPLETE:  # its checkpoints are of no more use, as locally
-            checkpoint.RunDirStore(root).clear(spec)
-            if self.store is not None:
-                self.store.clear(spec)
-        return summary
+            for spec in members:
+                display.handle({"key": spec.key, "event": "failed", "error": error})
+            return [{"key": spec.key, "status": rundir.STATUS_FAILED, "error": error} for spec in members]
+        summaries = []
+        for spec, (summary, files) in zip(members, results if len(members) > 1 else [results], strict=True):
+            deliver(spec.run_dir(root), files)
+            if summary["status"] == rundir.STATUS_COMPLETE:  # its checkpoints are of no more use, as locally
+                checkpoint.RunDirStore(root).clear(spec)
+                if self.store is not None:
+                    self.store.clear(spec)
+            summaries.append(summary)
+        return summaries
 
 
 def _drain(sink: Any, display: Display) -> None:
