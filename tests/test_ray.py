@@ -425,3 +425,30 @@ def test_embedded_ray_matches_a_local_run(reference, tmp_path):
 def _files(run: Path) -> set[str]:
     """A run directory's file names; TensorBoard names its event files by time, host and pid."""
     return {"events.out.tfevents" if p.name.startswith("events.out.tfevents.") else p.name for p in run.iterdir()}
+
+
+def test_a_seed_group_runs_as_one_task_on_the_cluster(cluster, tmp_path):
+    """`--seed-groups 2` on the cluster: one task trains both members, and the runs are those of the
+    same group run by the local process pool (a group's batched update rounds as one process's does)."""
+    head, _ = cluster
+    grouped = [*STUDY_ARGS, "--seed-groups", "2"]
+    local = subprocess.run(
+        harness_cmd("compare", *grouped, "--jobs", "1", "--results", tmp_path / "local"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert local.returncode == 0, local.stderr
+    out = subprocess.run(
+        harness_cmd("compare", *grouped, "--backend", "ray", "--progress", "log", "--results", tmp_path / "ray"),
+        env={**head.env, "RAY_ADDRESS": head.address},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "seed groups: at most 2 runs per process; 1 group(s) (td3 on Pendulum-v1 seeds 0,1)" in out.stdout
+    assert_same_as_reference(tmp_path / "ray", tmp_path / "local")
+    for seed in (0, 1):
+        meta = json.loads((run_dir(tmp_path / "ray", seed) / "meta.json").read_text())
+        assert meta["seed_group"] == ["td3/Pendulum-v1_0", "td3/Pendulum-v1_1"]

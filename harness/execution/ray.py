@@ -1,6 +1,7 @@
 """Runs as Ray tasks: on this machine (Ray embedded) or on a cluster.
 
-Each run is one task of one CPU, and of a share of a GPU when its device is cuda. The task
+Each run is one task of one CPU, and of a share of a GPU when its device is cuda; a seed group
+(``--seed-groups``) is one task for all its members, with a whole GPU when on cuda. The task
 works through the runner, as a local worker does, in a scratch directory on its node; it
 returns the run directory's files and the driver writes them into its own results tree, so
 the nodes need no shared filesystem. Every checkpoint is copied to a store that outlives the
