@@ -233,3 +233,35 @@ class NaNCriticAtSeed1(TD3):
                 for p in self.critic.parameters():
                     p.fill_(float("nan"))
         return out
+
+
+class GroupSkipsLastStep(MinimalGroup):
+    """A seed group whose callback misses each member's last step: the harness would never record it."""
+
+    @classmethod
+    def group_of(cls, members):
+        group = _RoundRobin(members)
+        learn = group.learn
+        group.learn = lambda total, callback: learn(total, lambda k, step: step == total or callback(k, step))
+        return group
+
+
+class GroupSharesWeights(MinimalGroup):
+    """A seed group whose members all act with member 0's policy: each is no longer its seed alone."""
+
+    @classmethod
+    def group_of(cls, members):
+        for m in members[1:]:
+            m.w = members[0].w
+        return _RoundRobin(members)
+
+
+class GroupIgnoresStop(MinimalGroup):
+    """A seed group that steps every member to the budget whatever the callback says."""
+
+    @classmethod
+    def group_of(cls, members):
+        group = _RoundRobin(members)
+        learn = group.learn
+        group.learn = lambda total, callback: learn(total, lambda k, step: callback(k, step) or True)
+        return group

@@ -40,6 +40,11 @@ def test_every_built_in_arm_and_the_example_pass(name):
         "predict leaves its observation unchanged",
         "save then load acts identically",
     } <= passed
+    grouped = {
+        "a seed group: every member's steps, each member as alone",
+        "a seed group: a callback's False stops only its member",
+    }
+    assert (grouped <= passed) == (get_arm(name).capabilities.groups)
     exact = "restored at an episode boundary, ends identical"
     assert (exact in passed) == (not name.startswith("sb3-"))  # SB3 resumes validly, not bit for bit
     assert conformance.summary(checks)[1] == 0
@@ -57,7 +62,29 @@ def test_a_minimal_agent_keeps_the_contract_and_its_missing_capabilities_are_sai
     assert code == 0, out
     assert "lacks num_updates (gradient updates are not counted); state_dict" in out
     assert "skip  restored from state_dict" in out and "skip  beats the random floor on Pendulum-v1" in out
-    assert "probe" not in out and out.splitlines()[-1] == "10 checks: 8 passed, 0 failed, 2 skipped"
+    assert "skip  a seed group                                     no group_of: one seed per process" in out
+    assert "probe" not in out and out.splitlines()[-1] == "11 checks: 8 passed, 0 failed, 3 skipped"
+
+
+def test_a_seed_group_of_a_users_own_agent_is_checked(run_cli):
+    code, out, _ = run_cli("check-agent", "--agent", "tests.own_agents:MinimalGroup", "--no-probes")
+    assert code == 0, out
+    assert "pass  a seed group: every member's steps, each member as alone" in out and "identical actions" in out
+    assert "member 0 stopped at step 100, member 1 went on to 2000" in out
+
+
+@pytest.mark.parametrize(
+    ("agent", "fragment"),
+    [
+        ("GroupSkipsLastStep", "member 0's callback saw steps 1..199 (199 calls), not 1..200 (200 calls)"),
+        ("GroupSharesWeights", "after 200 steps, seed 1 in the group acts"),
+        ("GroupIgnoresStop", "the members stopped at [2000, 2000], not [100, 2000]"),
+    ],
+)
+def test_a_seed_group_that_breaks_the_contract_fails_with_the_reason(run_cli, agent, fragment):
+    code, out, _ = run_cli("check-agent", "--agent", f"tests.own_agents:{agent}", "--no-probes")
+    assert code == 1 and fragment in out, out
+    assert "FAIL  a seed group" in out
 
 
 def test_check_agent_runs_the_probes_by_default_and_a_policy_that_never_learns_fails_them(run_cli):

@@ -6,7 +6,8 @@ actions of the env's shape within its bounds (on several Box shapes and bounds, 
 exact budget with every step seen by the callback (and a callback's False obeyed), the same
 evaluation returns from the same seed and others from another, a saved and loaded agent that acts
 as the original, and, where ``state_dict`` is offered, a run restored at an episode boundary that
-ends as the uninterrupted one. Then the probe battery (``harness.verify.probes``) asks whether its
+ends as the uninterrupted one, and, where ``group_of`` is offered, a seed group whose members each
+see every step and act as their seeds trained alone. Then the probe battery (``harness.verify.probes``) asks whether its
 data path does what an actor-critic needs, and ``learning=True`` adds a short training run on
 Pendulum-v1 that must beat the random floor (``harness.verify.learning``). The contract checks run
 with small settings (``CHECK_SETTINGS``, where the agent's Config has those keys) so they take seconds.
@@ -49,6 +50,10 @@ CHECK_SETTINGS = {"learning_starts": 100, "batch_size": 32, "buffer_size": 10_00
 STEPS = 200
 #: A check whose calls into the agent have not returned after this long fails (it ignores its callback, or hangs).
 CHECK_LIMIT_S = 600.0
+#: The seeds of the seed-group checks, and how far (a fraction of the action range) a member may act from
+#: the same seed trained alone: a batched update rounds differently, about 1e-5 after 100 updates.
+GROUP_SEEDS = (0, 1)
+GROUP_ATOL = 1e-3
 #: Relative tolerance of the bounds check (of the action range): rescaling [-1, 1] costs an ulp or two.
 BOUNDS_RTOL = 1e-5
 
@@ -217,6 +222,17 @@ def run_checks(
             attempt(name, lambda: _resume(arm, env_id, config, device, tmp, exact))
         else:
             record(Check("restored from state_dict", SKIP, "no state_dict: runs are not checkpointed"))
+        if caps.groups:
+            attempt(
+                "a seed group: every member's steps, each member as alone",
+                lambda: _grouped(arm, env_id, config, device),
+            )
+            attempt(
+                "a seed group: a callback's False stops only its member",
+                lambda: _group_stops(arm, env_id, config, device),
+            )
+        else:
+            record(Check("a seed group", SKIP, "no group_of: one seed per process"))
         env.close()
 
     if with_probes:
@@ -277,6 +293,72 @@ def _resume(arm: Arm, env_id: str, config: Any, device: str, tmp: Path, exact: b
     if not np.array_equal(a, b):
         raise CheckFailed(f"restored at step {at}: at step {total} evaluation returns {b}, uninterrupted {a}")
     return f"checkpoint at step {at}, both at step {total}: evaluation returns {_fmt(a)}"
+
+
+def _group(arm: Arm, env_id: str, config: Any, device: str) -> tuple[list[gym.Env], list[Any], Any]:
+    """Seeds 0 and 1 built as two runs build them, then given to the arm's ``group_of``."""
+    envs, agents = zip(*(start_agent(arm, env_id, config, seed, device) for seed in GROUP_SEEDS), strict=True)
+    return list(envs), list(agents), arm.capabilities.grouped(list(agents))
+
+
+def _grouped(arm: Arm, env_id: str, config: Any, device: str) -> str:
+    """Seeds 0 and 1 trained for STEPS by one seed group: the callback sees each member's steps 1..STEPS
+    once, in order, and each member then acts as its seed trained alone (to GROUP_ATOL of the action range:
+    a batched update rounds differently; a member that shares data or noise with another is far off)."""
+    envs, agents, group = _group(arm, env_id, config, device)
+    seen: dict[int, list[int]] = {k: [] for k in range(len(agents))}
+
+    def note(k: int, step: int) -> bool:
+        if k not in seen:
+            raise CheckFailed(f"the group's callback was called for member {k}; its members are 0..{len(agents) - 1}")
+        seen[k].append(step)
+        return True
+
+    group.learn(STEPS, note)
+    expected = list(range(1, STEPS + 1))
+    for k, agent in enumerate(agents):
+        if agent.num_timesteps != STEPS:
+            raise CheckFailed(f"group.learn({STEPS}) left member {k} at num_timesteps = {agent.num_timesteps}")
+        if seen[k] != expected:
+            raise CheckFailed(
+                f"group.learn({STEPS}): member {k}'s callback saw steps {_span(seen[k])}, not {_span(expected)}"
+            )
+    if getattr(group, "diverged", None):
+        raise CheckFailed(f"members diverged in {STEPS} steps: {group.diverged}")
+    observations = _observations(envs[0])
+    space = envs[0].unwrapped.action_space
+    worst = 0.0
+    for seed, member in zip(GROUP_SEEDS, agents, strict=True):
+        alone_env, alone = start_agent(arm, env_id, config, seed, device)
+        alone.learn(STEPS, lambda step: True)
+        alone_env.close()
+        for obs in observations:
+            a, b = (np.asarray(x.predict(obs, deterministic=True), dtype=np.float64) for x in (member, alone))
+            gap = float(np.max(np.abs(a - b) / (space.high - space.low)))
+            if not gap <= GROUP_ATOL:
+                raise CheckFailed(
+                    f"after {STEPS} steps, seed {seed} in the group acts {a} on {obs}, alone {b} "
+                    f"({gap:.2g} of the action range; accepted: up to {GROUP_ATOL:g})"
+                )
+            worst = max(worst, gap)
+    for env in envs:
+        env.close()
+    how = "identical actions" if worst == 0 else f"actions within {worst:.1g} of the action range"
+    return f"seeds {GROUP_SEEDS} for {STEPS} steps: every step seen once per member; each member as alone, {how}"
+
+
+def _group_stops(arm: Arm, env_id: str, config: Any, device: str) -> str:
+    envs, agents, group = _group(arm, env_id, config, device)
+    group.learn(10 * STEPS, lambda k, step: k != 0 or step < STEPS // 2)  # finite: ignoring it ends there
+    for env in envs:
+        env.close()
+    got = [a.num_timesteps for a in agents]
+    if got != [STEPS // 2, 10 * STEPS]:
+        raise CheckFailed(
+            f"a callback returning False for member 0 at step {STEPS // 2}: the members stopped at {got}, "
+            f"not [{STEPS // 2}, {10 * STEPS}]"
+        )
+    return f"member 0 stopped at step {STEPS // 2}, member 1 went on to {10 * STEPS}"
 
 
 def _actions(agent: Any, env: gym.Env, deterministic: bool) -> list[np.ndarray]:
