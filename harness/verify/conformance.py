@@ -326,7 +326,8 @@ def _grouped(arm: Arm, env_id: str, config: Any, device: str) -> str:
     if getattr(group, "diverged", None):
         raise CheckFailed(f"members diverged in {STEPS} steps: {group.diverged}")
     observations = _observations(envs[0])
-    space = envs[0].unwrapped.action_space
+    space = envs[0].action_space
+    assert isinstance(space, gym.spaces.Box)  # make_env accepts Box action spaces only
     worst = 0.0
     for seed, member in zip(GROUP_SEEDS, agents, strict=True):
         alone_env, alone = start_agent(arm, env_id, config, seed, device)
