@@ -52,7 +52,6 @@ def test_one_member_in_loop_mode_is_the_single_agent_bit_for_bit():
     assert group.members[0].num_updates == alone.num_updates == 200
 
 
-@pytest.mark.long
 @pytest.mark.parametrize(
     "options",
     [dict(), dict(prioritized=True), dict(n_steps=3), dict(noisy_nets=True, noise_type=None)],
@@ -82,7 +81,10 @@ def test_batched_updates_equal_each_members_own_train_on_the_same_minibatches(op
 
 @pytest.mark.long
 def test_each_member_learns_what_its_seed_learns_alone_uniform_3_step():
-    config = TD3Config(**SMALL, n_steps=3)
+    """Uniform + 3-step over 300 updates, tanh networks: with ReLU a unit dead on one side and not on the
+    other turns a rounding difference into a full Adam step (measured with the oneDNN backend on a Zen 5:
+    the actor 3.8e-4 apart, against 2.4e-7 with tanh; see the PER test below)."""
+    config = TD3Config(**SMALL, n_steps=3, activation_fn="tanh")
     alone = [single(k, config).learn(400) for k in range(3)]
     group = TD3.group([env(k) for k in range(3)], config, range(3)).learn(400)
     for member, agent in zip(group.members, alone, strict=True):
@@ -129,7 +131,6 @@ def test_each_member_learns_what_its_seed_learns_alone_per_3_step(monkeypatch):
         assert len(flips) == 300 and sum(flips) <= 3, flips  # the single agent would pick the same slots
 
 
-@pytest.mark.long
 def test_a_diverging_member_is_recorded_and_the_others_go_on():
     """Member 1 sees a reward of -1e30 after step 150 of each episode: its critic loss overflows."""
     config = TD3Config(**SMALL)
