@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import mannwhitneyu
 
 from harness.study.plan import group_seeds
 from harness.study.spec import StudySpec
@@ -239,3 +240,26 @@ def test_a_group_killed_with_sigkill_resumes_every_member_exactly(tmp_path):
         assert all(torch.equal(mine[k], ref[k]) for k in ref)  # every member continues bit for bit
         monitor = pd.read_csv(run / "0.monitor.csv", skiprows=1)
         assert monitor["l"].tolist() == [200] * (STEPS // 200)
+
+
+@pytest.mark.long
+def test_grouped_and_alone_final_scores_are_not_told_apart(tmp_path):
+    """Six seeds of our TD3 that learn Pendulum-v1 (10,000 steps), as one group and each alone: both
+    learn, and a two-sided Mann-Whitney test does not tell their final scores apart."""
+    args = [*TINY, *QUIET, *"--algos td3 --steps 10000 --eval-freq 5000 --eval-episodes 5 --seeds 6".split()]
+    args += [*"--hp net_arch=[64,64] --hp batch_size=64 --results".split(), str(tmp_path)]
+    for extra in ("--study grouped --seed-groups 6 --jobs 1", "--study alone --jobs 2"):
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "compare", *args, *extra.split()],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+    final = {
+        study: np.array([meta(tmp_path, study, "td3", s)["result"]["final_return_mean"] for s in range(6)])
+        for study in ("grouped", "alone")
+    }
+    assert (final["grouped"] > -400).all() and (final["alone"] > -400).all(), final  # random: about -1,200
+    assert meta(tmp_path, "grouped", "td3", 0)["seed_group"] == [f"td3/Pendulum-v1_{s}" for s in range(6)]
+    assert mannwhitneyu(final["grouped"], final["alone"]).pvalue > 0.05, final
