@@ -1,8 +1,15 @@
 """make bench's arithmetic and measurements, on tiny budgets (speed itself is measured by make bench, not here)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.run import bench, matmul
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_summary_ratios_are_medians_of_per_round_ratios():
@@ -98,11 +105,51 @@ def test_group_summary_gives_totals_per_member_and_paired_ratios():
     rates = {1: [50.0, 40.0, 60.0], 4: [100.0, 120.0, 90.0]}  # ratios 2.0, 3.0, 1.5 -> 2.0
     lines = [" ".join(line.split()) for line in bench.group_summary(rates, 1, "default")]
     assert lines[0] == (
-        "median seed group of 1 50.0 env steps/s in total, 50.0 per member (1.00x the total of 1; cpu, 1 thread, default)"
+        "median seed group of 1 50.0 env steps/s in total, 50.0 per member (1.00x the group of 1; cpu, 1 thread, default)"
     )
-    assert lines[1].startswith("median seed group of 4 100.0 env steps/s in total, 25.0 per member (2.00x the total")
+    assert lines[1].startswith("median seed group of 4 100.0 env steps/s in total, 25.0 per member (2.00x the group")
+    alone = {bench.ALONE: [40.0, 60.0, 45.0], **rates}  # against one seed alone: 2.5, 2.0, 2.0 -> 2.0 for 4
+    lines = [" ".join(line.split()) for line in bench.group_summary(alone, 1, "default", "cuda")]
+    assert lines[0] == "median one seed alone (TD3.learn) 45.0 env steps/s"
+    assert "(2.00x one seed alone; cuda, 1 thread, default)" in lines[2]
 
 
 def test_a_seed_group_is_measured_per_member_and_in_total():
     rate = bench.measure_group("Pendulum-v1", 2, warmup=100, steps=20, threads=1, seed=0)
     assert rate > 0
+
+
+def test_the_batched_update_is_checked_on_the_device_of_the_groups():
+    gaps = bench.group_update_gaps("cpu")
+    assert set(gaps) == {"uniform", "PER", "3-step"}
+    assert all(0 < gap <= bench.GROUP_CHECK_RTOL for gap in gaps.values()), gaps  # rounded otherwise, closely
+
+
+def test_group_bench_refuses_a_device_it_cannot_use(run_cli, monkeypatch):
+    code, _, err = run_cli("bench", "--device", "cuda")
+    assert code == 2 and "--device cuda: applies to --groups only" in err
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    code, _, err = run_cli("bench", "--groups", "1,2", "--device", "cuda")
+    assert code == 2 and "--device cuda: torch" in err and "sees no CUDA device" in err
+
+
+def test_group_bench_measures_nothing_when_the_batched_update_is_off(run_cli, monkeypatch):
+    monkeypatch.setattr(bench, "group_update_gaps", lambda device: {"uniform": 1e-7, "PER": 3e-3, "3-step": 1e-7})
+    monkeypatch.setattr(bench, "run_groups", lambda *a, **k: pytest.fail("measured despite the failed check"))
+    code, out, err = run_cli("bench", "--groups", "1,2", "--env", "Pendulum-v1")
+    assert code == 1 and "PER 0.003" in out and "(not within 1e-05)" in out
+    assert "the batched update is off on cpu for PER: no speed is measured" in err
+
+
+def test_the_gpu_script_checks_then_measures_on_the_cpu(tmp_path):
+    """.ci/gpu-groups, the one call a GPU machine gets, run here on the CPU with small sizes."""
+    env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "SIZES": "1,2", "STEPS": "20", "WARMUP": "100"}
+    done = subprocess.run(
+        ["bash", ".ci/gpu-groups", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "gpu-groups.txt").read_text()
+    assert "BipedalWalker-v3: seed groups of 1, 2 members of our TD3" in text
+    assert "check on cpu: a group of 3's batched update against each member's own train()" in text
+    assert "(within 1e-05)" in text and "median  seed group of 2" in text and "x one seed alone; cpu, 1 thread" in text
+    assert "median  one seed alone (TD3.learn)" in text

@@ -6,6 +6,7 @@ Each imports what it needs when it runs, so ``report`` imports neither torch nor
 from __future__ import annotations
 
 import argparse
+import sys
 
 from harness.cli.args import parse_list
 from harness.config import env_name
@@ -60,6 +61,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads: expected positive integers, got {args.threads!r}")
     if args.groups:
         return _bench_groups(args, env_id, threads)
+    if args.device != "cpu":
+        raise UsageError(
+            f"--device {args.device}: applies to --groups only (the comparison with SB3's and SBX's TD3 runs on the CPU)"
+        )
     config = resolve(get_arm("td3"), env_id).config
     env = make_env(env_id)
     obs_dim, act_dim = int(np.prod(env.observation_space.shape or ())), int(np.prod(env.action_space.shape or ()))
@@ -96,11 +101,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_groups(args: argparse.Namespace, env_id: str, threads: list[int]) -> int:
-    """``bench --groups 1,4``: seed groups of our TD3 on the CPU, on the default matmul backend."""
+    """``bench --groups 1,4 [--device cuda]``: seed groups of our TD3, on the default matmul backend; first
+    the batched update checked against each member's own train() on the same device (exit 1 if off)."""
     import platform
 
     import torch
 
+    from harness.cli.args import resolve_device
     from harness.run import bench
 
     try:
@@ -109,18 +116,44 @@ def _bench_groups(args: argparse.Namespace, env_id: str, threads: list[int]) -> 
         raise UsageError(f"--groups: expected positive integers, comma-separated, got {args.groups!r}") from None
     if min(sizes) < 1:
         raise UsageError(f"--groups: expected positive integers, got {args.groups!r}")
+    device = resolve_device(args.device, torch.cuda.is_available(), f"torch {torch.__version__}")
     n = min(threads)
+    where = (
+        f"on {torch.cuda.get_device_name()}"
+        if device == "cuda"
+        else "on the CPU: groups are meant for a GPU (on a CPU a batched product of large layers is no faster than "
+        "K single ones)"
+    )
     print(
         f"{env_id}: seed groups of {', '.join(map(str, sizes))} members of our TD3 (uniform, 1-step), {args.steps} "
         f"timed lockstep steps after {args.warmup} random ones, {args.rounds} alternating rounds; {n} thread"
-        f"{'s' if n > 1 else ''}; torch {torch.__version__}, {platform.processor() or platform.machine()}, on the "
-        "CPU: groups are meant for a GPU (on a CPU a batched product is no faster than K single ones)",
+        f"{'s' if n > 1 else ''}; torch {torch.__version__}, {platform.processor() or platform.machine()}, {where}",
         flush=True,
     )
-    rates = bench.run_groups(
-        env_id, sizes, args.steps, args.warmup, args.rounds, n, "default", say=lambda line: print(line, flush=True)
+    gaps = bench.group_update_gaps(device)
+    off = {name: gap for name, gap in gaps.items() if not gap <= bench.GROUP_CHECK_RTOL}
+    print(
+        f"check on {device}: a group of 3's batched update against each member's own train(), largest parameter "
+        "difference relative to its network's largest: "
+        + ", ".join(f"{name} {gap:.2g}" for name, gap in gaps.items())
+        + f" ({'not ' if off else ''}within {bench.GROUP_CHECK_RTOL:g})",
+        flush=True,
     )
-    for line in bench.group_summary(rates, n, "default"):
+    if off:
+        print(f"the batched update is off on {device} for {', '.join(off)}: no speed is measured", file=sys.stderr)
+        return 1
+    rates = bench.run_groups(
+        env_id,
+        sizes,
+        args.steps,
+        args.warmup,
+        args.rounds,
+        n,
+        "default",
+        say=lambda line: print(line, flush=True),
+        device=device,
+    )
+    for line in bench.group_summary(rates, n, "default", device):
         print(line)
     return 0
 

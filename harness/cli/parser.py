@@ -281,7 +281,14 @@ def build_parser(arms: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     b.add_argument(
         "--groups",
         help="seed-group sizes, comma-separated (e.g. 1,4): measure our TD3's seed groups instead, total and per "
-        "member env steps/s on the CPU at the fewest --threads (groups are for GPUs; docs/speed.md)",
+        "member env steps/s at the fewest --threads, after checking the batched update against each member's own "
+        "on the same device (groups are for GPUs; docs/speed.md)",
+    )
+    b.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="cpu",
+        help="with --groups: the torch device of the groups (default cpu; cuda needs a CUDA device)",
     )
     add_matmul_option(b)
 

@@ -67,11 +67,18 @@ def measure(
     tensorboard: bool = False,
     precision: str = "fp32",
     clock: str = "wall",
+    device: str = "cpu",
 ) -> float:
     """Env steps per second of ``steps`` learning steps after ``warmup`` random ones; ``tensorboard``:
     with the agent's training scalars logged to an event file (in a temporary directory); ``precision``:
-    of the gradient updates; ``clock``: per second of wall-clock or of the process's CPU time (``CLOCKS``)."""
-    now = CLOCKS[clock]
+    of the gradient updates; ``clock``: per second of wall-clock or of the process's CPU time (``CLOCKS``);
+    ``device``: the agent's torch device (the clock waits for CUDA's queued work)."""
+
+    def now() -> float:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return CLOCKS[clock]()
+
     torch.set_num_threads(threads)
     previous = matmul.current()
     matmul.apply(backend)
@@ -79,7 +86,7 @@ def measure(
     config = resolve.resolve(arm, env_id).config
     config = dataclasses.replace(config, learning_starts=warmup, **overrides)
     env = make_env(env_id)
-    agent: Any = arm.build(env, config, seed, "cpu")
+    agent: Any = arm.build(env, config, seed, device)
     agent.set_precision(precision)
     logdir = tempfile.TemporaryDirectory() if tensorboard else None
     logger = TensorBoardLogger(Path(logdir.name)) if logdir is not None else None
@@ -111,10 +118,11 @@ def measure_group(
     seed: int,
     backend: str = "default",
     products: str = "batched",
+    device: str = "cpu",
 ) -> float:
     """Env steps per second, all members together, of a seed group of ``members`` of our TD3 (uniform
     replay, 1-step, the env's resolved settings) over ``steps`` lockstep learning steps after ``warmup``
-    random ones; member k has seed ``seed + k``. On the CPU device: what this machine can measure."""
+    random ones; member k has seed ``seed + k``; on ``device`` (the clock waits for CUDA's queued work)."""
     from custom_td3 import TD3
 
     torch.set_num_threads(threads)
@@ -123,16 +131,21 @@ def measure_group(
     config = resolve.resolve(get_arm("td3"), env_id).config
     config = dataclasses.replace(config, learning_starts=warmup, prioritized=False, n_steps=1)
     envs = [make_env(env_id) for _ in range(members)]
-    group = TD3.group(envs, config, [seed + k for k in range(members)], "cpu", products)
+    group = TD3.group(envs, config, [seed + k for k in range(members)], device, products)
     marks: dict[str, float] = {}
+
+    def now() -> float:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
 
     def on_step(k: int, step: int) -> bool:
         if k == 0 and step == warmup:
-            marks["start"] = time.perf_counter()
+            marks["start"] = now()
         return True
 
     group.learn(warmup + steps, on_step)
-    elapsed = time.perf_counter() - marks["start"]
+    elapsed = now() - marks["start"]
     for env in envs:
         env.close()
     matmul.apply(previous)
@@ -148,12 +161,19 @@ def run_groups(
     threads: int,
     backend: str,
     say: Callable[[str], None] = print,
+    device: str = "cpu",
 ) -> dict[int, list[float]]:
-    """Total env steps/s of a seed group of each size in ``sizes``, per round (alternating within a round)."""
-    rates: dict[int, list[float]] = {k: [] for k in sizes}
+    """Total env steps/s of a seed group of each size in ``sizes``, per round (alternating within a round),
+    and under ALONE the single agent's (``TD3.learn``: what a run outside a group, and a group of one, runs)."""
+    rates: dict[int, list[float]] = {ALONE: [], **{k: [] for k in sizes}}
     for r in range(rounds):
+        rate = measure(
+            "td3", {"prioritized": False, "n_steps": 1}, env_id, warmup, steps, threads, r, backend, device=device
+        )
+        rates[ALONE].append(rate)
+        say(f"round {r + 1}/{rounds}  one seed alone (TD3.learn) {rate:7.1f} env steps/s")
         for k in sizes:
-            rate = measure_group(env_id, k, warmup, steps, threads, seed=r, backend=backend)
+            rate = measure_group(env_id, k, warmup, steps, threads, seed=r, backend=backend, device=device)
             rates[k].append(rate)
             say(
                 f"round {r + 1}/{rounds}  seed group of {k:<3} {rate:7.1f} env steps/s in total, "
@@ -162,16 +182,65 @@ def run_groups(
     return rates
 
 
-def group_summary(rates: dict[int, list[float]], threads: int, backend: str) -> list[str]:
-    """Per group size: the median total and per-member env steps/s, and the total against the smallest
-    group's (paired by round), the figure a seed group exists to raise."""
-    base = min(rates)
+#: The options the on-device check of a group's batched update covers, and its tolerance: the largest
+#: parameter difference against each member's own train(), relative to the network's largest parameter.
+GROUP_CHECK_OPTIONS = {"uniform": {}, "PER": {"prioritized": True}, "3-step": {"n_steps": 3}}
+GROUP_CHECK_RTOL = 1e-5
+
+
+def group_update_gaps(device: str, members: int = 3, env_id: str = "Pendulum-v1") -> dict[str, float]:
+    """The batched update against each member's own ``train()``, on ``device``, per option of
+    GROUP_CHECK_OPTIONS: two groups of ``members`` run each member's own updates to step 250; then one
+    makes two updates (one with the actor step and Polyak averaging) batched, the other through each
+    member's own train(), on the same minibatches. Returns the largest parameter difference of any
+    member's network relative to that network's largest parameter."""
+    from custom_td3 import TD3, TD3Config
+
+    small = dict(net_arch=(32, 32), batch_size=32, buffer_size=3000, learning_starts=100, gamma=0.98)
+    gaps = {}
+    for name, options in GROUP_CHECK_OPTIONS.items():
+        config = TD3Config(**small, **options)  # type: ignore[arg-type]
+
+        def group(config: TD3Config = config) -> Any:
+            envs = [make_env(env_id) for _ in range(members)]
+            for k, env in enumerate(envs):
+                env.reset(seed=k)
+            return TD3.group(envs, config, range(members), device, products="loop")
+
+        batched, own = group(), group()
+        batched.learn(250)
+        own.learn(250)
+        batched.products = "batched"
+        batched.learn(252)
+        own.learn(252)
+        worst = 0.0
+        for b, m in zip(batched.members, own.members, strict=True):
+            for net in ("actor", "critic", "actor_target", "critic_target"):
+                pb, pm = dict(getattr(b, net).named_parameters()), dict(getattr(m, net).named_parameters())
+                scale = max(p.abs().max().item() for p in pm.values())
+                worst = max(worst, max((pb[n] - pm[n]).abs().max().item() for n in pm) / scale)
+        gaps[name] = worst
+    return gaps
+
+
+#: The key of the single agent's rates among the group sizes (a group of one is run as one seed alone).
+ALONE = 0
+
+
+def group_summary(rates: dict[int, list[float]], threads: int, backend: str, device: str = "cpu") -> list[str]:
+    """Per group size: the median total and per-member env steps/s, and the total against one seed alone
+    (``rates[ALONE]``; without it, the smallest group's), paired by round: the figure a group exists to raise."""
+    base = ALONE if ALONE in rates else min(rates)
+    what = "one seed alone" if base == ALONE else f"the group of {base}"
     lines = []
     for k, values in rates.items():
+        if k == ALONE:
+            lines.append(f"median  one seed alone (TD3.learn) {statistics.median(values):7.1f} env steps/s")
+            continue
         total = statistics.median(values)
         lines.append(
             f"median  seed group of {k:<3} {total:7.1f} env steps/s in total, {total / k:7.1f} per member  "
-            f"({paired_ratio(rates, k, base):.2f}x the total of {base}; cpu, {threads} thread"
+            f"({paired_ratio(rates, k, base):.2f}x {what}; {device}, {threads} thread"
             f"{'s' if threads > 1 else ''}, {backend})"
         )
     return lines
