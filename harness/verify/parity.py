@@ -187,22 +187,14 @@ def compare(arm: Arm, ref: Reference, case: Case, updates: int, threshold: float
     if case.noise and not accepts_generator:
         result.skipped = "parity_update takes no generator, so the target noise cannot be shared"
         return result
-    sb3 = _reference_model(ref, settings, env)
-    initial_actor = _sb3_weights(sb3, ref)["actor"]
-    rng = np.random.default_rng(0)
-    batches = [_batch(rng, settings["batch_size"]) for _ in range(updates)]
+    sb3, initial, batches = reference_run(ref, settings, env, updates)
+    initial_actor = initial["actor"]
     try:
         agent: Any = arm.build(env, config, 1, "cpu")  # another seed: the weights are copied below
-        agent.parity_load(_sb3_weights(sb3, ref))
+        agent.parity_load(initial)
     except Exception as exc:
         result.error = f"taking SB3's weights: {type(exc).__name__}: {exc}"
         return result
-    feed = iter(
-        ReplayBufferSamples(b.observations, b.actions, b.next_observations, b.dones, b.rewards) for b in batches
-    )
-    sb3.replay_buffer.sample = lambda *args, **kwargs: next(feed)
-    torch.manual_seed(NOISE_SEED)  # SB3 draws the target noise from torch's global generator
-    sb3.train(gradient_steps=updates, batch_size=settings["batch_size"])
     generator = torch.Generator().manual_seed(NOISE_SEED) if case.noise else None
     update: Callable[[ParityBatch], None] = (
         (lambda b: agent.parity_update(b, generator=generator)) if accepts_generator else agent.parity_update
@@ -228,6 +220,30 @@ def compare(arm: Arm, ref: Reference, case: Case, updates: int, threshold: float
     result.moved = max(float((x - y).abs().max()) for x, y in zip(theirs["actor"], initial_actor, strict=True))
     result.updates = (int(sb3._n_updates), arm.capabilities.updates(agent))
     return result
+
+
+def reference_run(
+    ref: Reference, settings: dict[str, Any], env: Any, updates: int
+) -> tuple[Any, dict[str, list[torch.Tensor]], list[ParityBatch]]:
+    """SB3's side of a comparison: its model (target critics lifted), the weights it starts from, and
+    the ``updates`` minibatches it then trains on (its target noise from torch's global generator
+    seeded NOISE_SEED). Returns (the trained model, the initial weights, the minibatches)."""
+    sb3 = _reference_model(ref, settings, env)
+    initial = _sb3_weights(sb3, ref)
+    rng = np.random.default_rng(0)
+    batches = [_batch(rng, settings["batch_size"]) for _ in range(updates)]
+    feed = iter(
+        ReplayBufferSamples(b.observations, b.actions, b.next_observations, b.dones, b.rewards) for b in batches
+    )
+    sb3.replay_buffer.sample = lambda *args, **kwargs: next(feed)
+    torch.manual_seed(NOISE_SEED)  # SB3 draws the target noise from torch's global generator
+    sb3.train(gradient_steps=updates, batch_size=settings["batch_size"])
+    return sb3, initial, batches
+
+
+def reference_weights(model: Any, ref: Reference) -> dict[str, list[torch.Tensor]]:
+    """The reference model's networks, as ``parity_weights()`` hands an agent's back."""
+    return _sb3_weights(model, ref)
 
 
 def _agent_config(arm: Arm, settings: dict[str, Any], ref: Reference) -> Any:
