@@ -141,6 +141,7 @@ def test_group_bench_measures_nothing_when_the_batched_update_is_off(run_cli, mo
     assert "the batched update is off on cpu for PER: no speed is measured" in err
 
 
+@pytest.mark.long
 def test_the_gpu_script_checks_then_measures_on_the_cpu(tmp_path):
     """.ci/gpu-groups, the one call a GPU machine gets, run here on the CPU with small sizes."""
     env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "SIZES": "1,2", "STEPS": "20", "WARMUP": "100"}

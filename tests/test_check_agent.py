@@ -70,7 +70,7 @@ def test_a_seed_group_of_a_users_own_agent_is_checked(run_cli):
     code, out, _ = run_cli("check-agent", "--agent", "tests.own_agents:MinimalGroup", "--no-probes")
     assert code == 0, out
     assert "pass  a seed group: every member's steps, each member as alone" in out and "identical actions" in out
-    assert "member 0 stopped at step 100, member 1 went on to 2000" in out
+    assert "member 0 stopped at step 100, member 1 went on to 600" in out
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_a_seed_group_of_a_users_own_agent_is_checked(run_cli):
     [
         ("GroupSkipsLastStep", "member 0's callback saw steps 1..199 (199 calls), not 1..200 (200 calls)"),
         ("GroupSharesWeights", "after 200 steps, seed 1 in the group acts"),
-        ("GroupIgnoresStop", "the members stopped at [2000, 2000], not [100, 2000]"),
+        ("GroupIgnoresStop", "the members stopped at [600, 600], not [100, 600]"),
     ],
 )
 def test_a_seed_group_that_breaks_the_contract_fails_with_the_reason(run_cli, agent, fragment):

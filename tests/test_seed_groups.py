@@ -167,6 +167,7 @@ def test_a_diverging_member_leaves_the_group_and_the_others_complete(run_cli, tm
     assert meta(tmp_path, study, arm, 1)["divergence"] == {"step": 150, "cause": "critic loss is nan at update 150"}
 
 
+@pytest.mark.long
 def test_our_td3_member_that_diverges_in_the_batched_update(run_cli, tmp_path):
     arm = "tests.own_agents:NaNCriticAtSeed1"
     args = [

@@ -350,16 +350,16 @@ def _grouped(arm: Arm, env_id: str, config: Any, device: str) -> str:
 
 def _group_stops(arm: Arm, env_id: str, config: Any, device: str) -> str:
     envs, agents, group = _group(arm, env_id, config, device)
-    group.learn(10 * STEPS, lambda k, step: k != 0 or step < STEPS // 2)  # finite: ignoring it ends there
+    group.learn(3 * STEPS, lambda k, step: k != 0 or step < STEPS // 2)  # finite: ignoring it ends there
     for env in envs:
         env.close()
     got = [a.num_timesteps for a in agents]
-    if got != [STEPS // 2, 10 * STEPS]:
+    if got != [STEPS // 2, 3 * STEPS]:
         raise CheckFailed(
             f"a callback returning False for member 0 at step {STEPS // 2}: the members stopped at {got}, "
-            f"not [{STEPS // 2}, {10 * STEPS}]"
+            f"not [{STEPS // 2}, {3 * STEPS}]"
         )
-    return f"member 0 stopped at step {STEPS // 2}, member 1 went on to {10 * STEPS}"
+    return f"member 0 stopped at step {STEPS // 2}, member 1 went on to {3 * STEPS}"
 
 
 def _actions(agent: Any, env: gym.Env, deterministic: bool) -> list[np.ndarray]:
