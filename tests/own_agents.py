@@ -265,3 +265,16 @@ class GroupIgnoresStop(MinimalGroup):
         learn = group.learn
         group.learn = lambda total, callback: learn(total, lambda k, step: callback(k, step) or True)
         return group
+
+
+class OutOfBoundsAtSeed1InGroup(MinimalGroup):
+    """A user's group whose seed-1 member acts outside the action bounds from step 300 on."""
+
+    def __init__(self, env, config, seed, device):
+        super().__init__(env, config, seed, device)
+        self.seed = seed
+
+    def predict(self, obs, deterministic=True):
+        if self.seed == 1 and self.num_timesteps >= 300:
+            return 2 * self.env.action_space.high + 1
+        return super().predict(obs, deterministic)

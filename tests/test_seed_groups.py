@@ -142,6 +142,19 @@ def test_a_users_own_agent_offers_group_of(run_cli, tmp_path):
         )
 
 
+def test_a_member_that_breaks_the_contract_fails_alone(run_cli, tmp_path):
+    arm = "tests.own_agents:OutOfBoundsAtSeed1InGroup"
+    args = ["--algos", arm, "--steps", "600", "--eval-freq", "300", "--seeds", "3", "--seed-groups", "3"]
+    code, out, _ = compare(run_cli, tmp_path, *args, "--study", "c")
+    assert code == 1 and "1 run(s) did not complete" in out
+    failed = meta(tmp_path, "c", arm, 1)
+    assert failed["status"] == "failed" and "outside" in failed["error"] and "300" in failed["error"], failed
+    for seed in (0, 2):
+        record = meta(tmp_path, "c", arm, seed)
+        assert record["status"] == "complete" and record["result"]["env_steps"] == 600
+        assert evals(tmp_path, "c", arm, seed)["step"].tolist() == [0, 300, 600]
+
+
 def test_a_diverging_member_leaves_the_group_and_the_others_complete(run_cli, tmp_path):
     arm = "tests.own_agents:DivergesInGroup"
     code, out, _ = compare(
