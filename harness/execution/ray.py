@@ -18,7 +18,7 @@ import shutil
 import socket
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -194,38 +194,40 @@ def run_on_node(
     """A Ray task: the run in a scratch directory of this node, resumed from the store's newest
     checkpoint if it has one, each new checkpoint copied to the store. Returns the runner's summary
     and the run directory's files."""
-    scratch = Path(tempfile.mkdtemp(prefix="harness-run-"))
-    try:
-        run_dir = spec.run_dir(scratch)
-        saved = store.newest(spec)
-        if saved is not None:
-            checkpoint.write_files(run_dir, saved[1])
 
-        def mirror(directory: Path, step: int) -> None:
-            written = checkpoint.snapshot(directory)
-            assert written is not None  # called right after a checkpoint is written
-            store.save(spec, step, written[1])
+    def train(scratch: Path, mirror: runner.CheckpointHook) -> list[dict[str, Any]]:
+        return [runner.execute(spec, scratch, threads, sink.put.remote, policy, on_checkpoint=mirror)]
 
-        summary = runner.execute(spec, scratch, threads, sink.put.remote, policy, on_checkpoint=mirror)
-        if isinstance(store, SinkStore):
-            store.flush()  # no checkpoint arrives after the driver cleared a complete run's
-        return summary, read_files(run_dir)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    [result] = _in_scratch([spec], store, "harness-run-", train)
+    return result
 
 
 def run_group_on_node(
     specs: list[RunSpec], threads: int, policy: runner.CheckpointPolicy, store: checkpoint.Store, sink: Any
 ) -> list[tuple[dict[str, Any], dict[str, bytes]]]:
     """A Ray task for a seed group: ``run_on_node`` for several runs at once, trained by one
-    ``runner.execute_group`` in a scratch directory; each member's checkpoints are copied to the store
-    under its own run. Returns each member's summary and run-directory files, in order."""
-    scratch = Path(tempfile.mkdtemp(prefix="harness-group-"))
+    ``runner.execute_group``; each member's checkpoints are copied to the store under its own run.
+    Returns each member's summary and run-directory files, in order."""
+
+    def train(scratch: Path, mirror: runner.CheckpointHook) -> list[dict[str, Any]]:
+        return runner.execute_group(specs, scratch, threads, sink.put.remote, policy, on_checkpoint=mirror)
+
+    return _in_scratch(specs, store, "harness-group-", train)
+
+
+def _in_scratch(
+    specs: list[RunSpec],
+    store: checkpoint.Store,
+    prefix: str,
+    train: Callable[[Path, runner.CheckpointHook], list[dict[str, Any]]],
+) -> list[tuple[dict[str, Any], dict[str, bytes]]]:
+    """``train(scratch, mirror)`` in a scratch directory of this node, each run first given the store's
+    newest checkpoint if it has one, each new checkpoint copied to the store by ``mirror``. Returns each
+    run's summary and run-directory files, in the order of ``specs``."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        by_dir = {}
-        for spec in specs:
-            run_dir = spec.run_dir(scratch)
-            by_dir[run_dir] = spec
+        by_dir = {spec.run_dir(scratch): spec for spec in specs}
+        for run_dir, spec in by_dir.items():
             saved = store.newest(spec)
             if saved is not None:
                 checkpoint.write_files(run_dir, saved[1])
@@ -235,9 +237,9 @@ def run_group_on_node(
             assert written is not None  # called right after a checkpoint is written
             store.save(by_dir[directory], step, written[1])
 
-        summaries = runner.execute_group(specs, scratch, threads, sink.put.remote, policy, on_checkpoint=mirror)
+        summaries = train(scratch, mirror)
         if isinstance(store, SinkStore):
-            store.flush()
+            store.flush()  # no checkpoint arrives after the driver cleared a complete run's
         return [(summary, read_files(spec.run_dir(scratch))) for spec, summary in zip(specs, summaries, strict=True)]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

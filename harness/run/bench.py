@@ -55,6 +55,19 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 Key = tuple[str, int, str]
 
 
+def _clock(clock: str, device: str) -> Callable[[], float]:
+    """``CLOCKS[clock]``, read once the device's queued work is done (CUDA runs asynchronously)."""
+    read = CLOCKS[clock]
+    if device != "cuda":
+        return read
+
+    def after_sync() -> float:
+        torch.cuda.synchronize()
+        return read()
+
+    return after_sync
+
+
 def measure(
     arm_name: str,
     overrides: dict[str, Any],
@@ -73,12 +86,7 @@ def measure(
     with the agent's training scalars logged to an event file (in a temporary directory); ``precision``:
     of the gradient updates; ``clock``: per second of wall-clock or of the process's CPU time (``CLOCKS``);
     ``device``: the agent's torch device (the clock waits for CUDA's queued work)."""
-
-    def now() -> float:
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return CLOCKS[clock]()
-
+    now = _clock(clock, device)
     torch.set_num_threads(threads)
     previous = matmul.current()
     matmul.apply(backend)
@@ -133,11 +141,7 @@ def measure_group(
     envs = [make_env(env_id) for _ in range(members)]
     group = TD3.group(envs, config, [seed + k for k in range(members)], device, products)
     marks: dict[str, float] = {}
-
-    def now() -> float:
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter()
+    now = _clock("wall", device)
 
     def on_step(k: int, step: int) -> bool:
         if k == 0 and step == warmup:

@@ -206,7 +206,7 @@ def compare(arm: Arm, ref: Reference, case: Case, updates: int, threshold: float
     except Exception as exc:
         result.error = f"updating: {type(exc).__name__}: {exc}"
         return result
-    theirs = _sb3_weights(sb3, ref)
+    theirs = sb3_weights(sb3, ref)
     for net in ref.networks:
         if net not in mine:
             result.error = f"parity_weights() has no network '{net}' (it has {', '.join(mine) or 'none'})"
@@ -229,7 +229,7 @@ def reference_run(
     the ``updates`` minibatches it then trains on (its target noise from torch's global generator
     seeded NOISE_SEED). Returns (the trained model, the initial weights, the minibatches)."""
     sb3 = _reference_model(ref, settings, env)
-    initial = _sb3_weights(sb3, ref)
+    initial = sb3_weights(sb3, ref)
     rng = np.random.default_rng(0)
     batches = [_batch(rng, settings["batch_size"]) for _ in range(updates)]
     feed = iter(
@@ -239,11 +239,6 @@ def reference_run(
     torch.manual_seed(NOISE_SEED)  # SB3 draws the target noise from torch's global generator
     sb3.train(gradient_steps=updates, batch_size=settings["batch_size"])
     return sb3, initial, batches
-
-
-def reference_weights(model: Any, ref: Reference) -> dict[str, list[torch.Tensor]]:
-    """The reference model's networks, as ``parity_weights()`` hands an agent's back."""
-    return _sb3_weights(model, ref)
 
 
 def _agent_config(arm: Arm, settings: dict[str, Any], ref: Reference) -> Any:
@@ -275,7 +270,8 @@ def _reference_model(ref: Reference, settings: dict[str, Any], env: Any) -> Any:
     return model
 
 
-def _sb3_weights(model: Any, ref: Reference) -> dict[str, list[torch.Tensor]]:
+def sb3_weights(model: Any, ref: Reference) -> dict[str, list[torch.Tensor]]:
+    """The reference model's networks, as ``parity_weights()`` hands an agent's back."""
     nets = {"actor": model.actor.mu, "actor_target": model.actor_target.mu}
     for i in range(ref.fixed["n_critics"]):
         nets |= {f"qf{i}": model.critic.q_networks[i], f"qf{i}_target": model.critic_target.q_networks[i]}

@@ -101,12 +101,12 @@ def drift(updates: int = 100) -> list[Drift]:
         torch.manual_seed(parity.NOISE_SEED)
         with autocast(precision):
             model.train(gradient_steps=updates, batch_size=settings["batch_size"])
-        return parity._sb3_weights(model, ref)
+        return parity.sb3_weights(model, ref)
 
     def ours(precision: str) -> dict[str, list[torch.Tensor]]:
         arm = get_arm("td3")
         agent: Any = arm.build(env, parity._agent_config(arm, settings, ref), 1, "cpu")
-        agent.parity_load(parity._sb3_weights(parity._reference_model(ref, settings, env), ref))
+        agent.parity_load(parity.sb3_weights(parity._reference_model(ref, settings, env), ref))
         agent.set_precision(precision)
         generator = torch.Generator().manual_seed(parity.NOISE_SEED)
         for batch in batches:
